@@ -1,0 +1,41 @@
+# Two entry points a newcomer needs; both create the virtualenv on first use.
+#   make compare   # the seed-002 12-arrangement study, quick profile, on bundled data
+#   make test      # the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install compare demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+compare: $(STAMP)
+	$(VENV)/bin/rnnlab compare --profile quick --out studies/quick
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+# pytest exits 5 when it collects nothing; that is not a failure of the suite.
+test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+
+bench: $(STAMP)
+	$(VENV)/bin/rnnlab bench
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info
