@@ -1,0 +1,244 @@
+"""Recurrent cells: one time step each, ``(x_t, state) -> (h_t, state)``.
+
+The cell protocol (what a user-written cell implements to run through :class:`rnnlab.LSTM`'s
+layer machinery, multi-layer and bidirectional included)::
+
+    class MyCell(RecurrentCell):
+        state_sizes = (hidden,)              # one entry per state tensor, h first
+        def __init__(self, input_size, hidden_size, bias=True): ...
+        def forward(self, x_t, state):       # x_t: (batch, input_size)
+            ...                              # state: tuple of (batch, size) tensors
+            return h_t, (h_t,)               # h_t: (batch, output_size)
+
+Optionally a cell splits its step in two for speed: :meth:`RecurrentCell.precompute` maps the
+whole input sequence ``(batch, time, input_size)`` at once (one large matrix product instead
+of ``time`` small ones) and :meth:`RecurrentCell.step` consumes one precomputed slice.
+
+The standard cells keep ``torch.nn.LSTMCell``/``GRUCell``/``RNNCell`` parameter names, shapes,
+gate order and initialisation, and name the fused kernel that can run a whole layer of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+State = tuple[torch.Tensor, ...]
+
+
+class RecurrentCell(nn.Module):
+    """Base class of every cell. Subclasses set ``input_size``, ``hidden_size``, ``state_sizes``.
+
+    ``output_size`` is the size of ``h_t`` (``hidden_size`` unless the cell projects).
+    ``fused_mode`` names the ``torch`` kernel able to run this cell over time (``"LSTM"``,
+    ``"GRU"``, ``"RNN_TANH"``, ``"RNN_RELU"``) or is None for cells that need the time loop.
+    """
+
+    fused_mode: ClassVar[str | None] = None
+    input_size: int
+    hidden_size: int
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.hidden_size,)
+
+    @property
+    def output_size(self) -> int:
+        return self.state_sizes[0]
+
+    def initial_state(
+        self, batch: int, *, dtype: torch.dtype, device: torch.device | str | None = None
+    ) -> State:
+        """Zeros: one ``(batch, size)`` tensor per entry of ``state_sizes``."""
+        return tuple(torch.zeros(batch, size, dtype=dtype, device=device)
+                     for size in self.state_sizes)
+
+    def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Work that depends on the input only, for all steps at once. ``(batch, time, *)``."""
+        return inputs
+
+    def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One step on a slice of :meth:`precompute`'s result. Defaults to :meth:`forward`."""
+        return self(precomputed_t, state)
+
+    def fused_weights(self) -> list[torch.Tensor]:
+        """Weights in the flat order ``torch.lstm``/``torch.gru``/``torch.rnn_*`` expect."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused kernel")
+
+    def reset_parameters(self) -> None:
+        """``U(-1/sqrt(hidden), 1/sqrt(hidden))`` for every parameter, as ``torch.nn`` does."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+
+class _GatedCell(RecurrentCell):
+    """Holds ``weight_ih (gates*hidden, input)``, ``weight_hh``, ``bias_ih``, ``bias_hh``."""
+
+    num_gates: ClassVar[int]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        recurrent_size: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        gates = self.num_gates * hidden_size
+        recurrent_size = hidden_size if recurrent_size is None else recurrent_size
+        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(gates, recurrent_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(gates, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(gates, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``W_ih x_t + b_ih`` for every step: ``(batch, time, gates*hidden)``."""
+        return F.linear(inputs, self.weight_ih, self.bias_ih)
+
+    def forward(self, x_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        return self.step(self.precompute(x_t), state)
+
+    def _recurrent(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.weight_hh, self.bias_hh)
+
+    def fused_weights(self) -> list[torch.Tensor]:
+        weights = [self.weight_ih, self.weight_hh]
+        if self.bias:
+            weights += [self.bias_ih, self.bias_hh]
+        return weights
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+
+class LSTMCell(_GatedCell):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997, with the forget gate of
+    Gers et al. 2000), exactly as ``torch.nn.LSTMCell``; gate order i, f, g, o::
+
+        i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
+        c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
+        h' = W_hr h'                              (only with proj_size > 0; Sak et al. 2014)
+
+    State ``(h, c)``: ``h (batch, proj_size or hidden)``, ``c (batch, hidden)``.
+    """
+
+    fused_mode = "LSTM"
+    num_gates = 4
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        proj_size: int = 0,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        recurrent = proj_size if proj_size > 0 else hidden_size
+        super().__init__(input_size, hidden_size, bias, recurrent_size=recurrent,
+                         device=device, dtype=dtype)
+        self.proj_size = proj_size
+        if proj_size > 0:
+            self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size,
+                                                      device=device, dtype=dtype))
+        self.reset_parameters()
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        h, c = state
+        gates = precomputed_t + self._recurrent(h)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h_next = torch.sigmoid(o) * torch.tanh(c_next)
+        if self.proj_size > 0:
+            h_next = F.linear(h_next, self.weight_hr)
+        return h_next, (h_next, c_next)
+
+    def fused_weights(self) -> list[torch.Tensor]:
+        weights = super().fused_weights()
+        return [*weights, self.weight_hr] if self.proj_size > 0 else weights
+
+
+class GRUCell(_GatedCell):
+    """Gated recurrent unit (Cho et al. 2014), exactly as ``torch.nn.GRUCell``; order r, z, n::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    (Keras calls this ``reset_after=True``, its default.) State ``(h,)``, ``h (batch, hidden)``.
+    """
+
+    fused_mode = "GRU"
+    num_gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **factory) -> None:
+        super().__init__(input_size, hidden_size, bias, **factory)
+        self.reset_parameters()
+
+    def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        (h,) = state
+        x_r, x_z, x_n = precomputed_t.chunk(3, dim=-1)
+        h_r, h_z, h_n = self._recurrent(h).chunk(3, dim=-1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h_next = (1 - z) * n + z * h
+        return h_next, (h_next,)
+
+
+class RNNCell(_GatedCell):
+    """Elman RNN, exactly as ``torch.nn.RNNCell``: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``
+    with ``act`` = tanh (default) or relu. State ``(h,)``, ``h (batch, hidden)``.
+    """
+
+    num_gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        **factory,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, **factory)
+        self.nonlinearity = nonlinearity
+        self.reset_parameters()
+
+    @property
+    def fused_mode(self) -> str:  # type: ignore[override]
+        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+
+    def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        (h,) = state
+        pre_activation = precomputed_t + self._recurrent(h)
+        activation = torch.tanh if self.nonlinearity == "tanh" else torch.relu
+        h_next = activation(pre_activation)
+        return h_next, (h_next,)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"

@@ -1,0 +1,98 @@
+"""Argument checks for the recurrent layers: each error names the argument, the value and
+what is allowed, so a shape mistake is caught at the layer's door, not deep in a kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def check_layer_args(
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
+    proj_size: int,
+    bidirectional: bool,
+    go_backwards: bool,
+) -> None:
+    """Validate a layer's constructor arguments."""
+    for name, value, minimum in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
+                                 ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if proj_size >= hidden_size:
+        raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, "
+                         f"got {proj_size}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if go_backwards and bidirectional:
+        raise ValueError(
+            "go_backwards=True is for unidirectional layers (Keras semantics); "
+            "use bidirectional=True alone for both directions in input order"
+        )
+
+
+def check_input(x: torch.Tensor, input_size: int, batch_first: bool) -> tuple[torch.Tensor, bool]:
+    """Return ``x`` as ``(batch, time, input_size)`` and whether it was unbatched."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"x must be a floating-point tensor, got dtype {x.dtype} "
+            "(token ids go through an nn.Embedding first)"
+        )
+    layout = "(batch, time, features)" if batch_first else "(time, batch, features)"
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            f"x must be 3-D {layout} or 2-D (time, features), got shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"x has {x.shape[-1]} features in its last dimension but the layer was built with "
+            f"input_size={input_size} (x shape {tuple(x.shape)}, expected {layout})"
+        )
+    if x.dim() == 2:
+        return x.unsqueeze(0), True
+    return (x if batch_first else x.transpose(0, 1)), False
+
+
+def check_initial_state(
+    initial_state: torch.Tensor | Sequence[torch.Tensor] | None,
+    cells: Sequence[nn.Module],
+    num_layers: int,
+    num_directions: int,
+    batch: int,
+    x: torch.Tensor,
+    unbatched: bool,
+) -> tuple[torch.Tensor, ...]:
+    """Return the initial state as a tuple of ``(layers*directions, batch, size)`` tensors."""
+    sizes = tuple(cells[0].state_sizes)
+    stack = num_layers * num_directions
+    if initial_state is None:
+        return tuple(x.new_zeros(stack, batch, size) for size in sizes)
+    parts = (initial_state,) if isinstance(initial_state, torch.Tensor) else tuple(initial_state)
+    expected_form = "(h_0, c_0)" if len(sizes) == 2 else "h_0"
+    if len(parts) != len(sizes):
+        raise ValueError(
+            f"initial_state must be {expected_form} ({len(sizes)} tensor(s)) for this cell, "
+            f"got {len(parts)}"
+        )
+    checked = []
+    for name, part, size in zip(("h_0", "c_0", "state_2", "state_3"), parts, sizes):
+        expected = (stack, size) if unbatched else (stack, batch, size)
+        if not isinstance(part, torch.Tensor) or tuple(part.shape) != expected:
+            got = tuple(part.shape) if isinstance(part, torch.Tensor) else type(part).__name__
+            raise ValueError(
+                f"initial_state {name} must have shape (layers*directions, batch, size) = "
+                f"{expected}, got {got}"
+            )
+        if part.dtype != x.dtype or part.device != x.device:
+            raise ValueError(
+                f"initial_state {name} must match x's dtype/device ({x.dtype}, {x.device}), "
+                f"got ({part.dtype}, {part.device})"
+            )
+        checked.append(part.unsqueeze(1) if unbatched else part)
+    return tuple(checked)

@@ -1,0 +1,216 @@
+"""The user's own labelled texts: a folder of class sub-folders, a CSV file or a JSONL file.
+
+Accepted layouts::
+
+    reviews/                      reviews.csv               reviews.jsonl
+      neg/ a.txt b.txt ...          text,label                {"text": "...", "label": "neg"}
+      pos/ c.txt ...                "great film",pos          {"text": "...", "label": "pos"}
+
+A folder may also hold ``train/``, ``valid/`` and ``test/`` sub-folders, each in the class
+layout (the aclImdb layout). Any split not given is held out from train, stratified by label
+and seeded: first ``test_fraction`` of each class to test, then ``valid_fraction`` of each
+class to valid.
+
+Labels are names (strings; numbers in JSONL are turned into strings). Class ids follow the
+sorted names (numerically when every name is an integer), so "neg" = 0 and "pos" = 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.data.errors import DataError, DataNotFoundError
+from rnnlab.data.files import read_text
+from rnnlab.data.splits import TextDataset, TextSplit, split_off
+
+# One example: (text, label name, source id)
+Example = tuple[str, str, str]
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+
+
+def _how_to_get(argument: str) -> str:
+    return (
+        f"Pass as {argument} a folder with one sub-folder per class, or a .csv/.jsonl file "
+        f"with text and label fields."
+    )
+
+
+def read_class_folder(folder: str | os.PathLike[str], argument: str = "path") -> list[Example]:
+    """Every file under ``folder/<class>/`` as an example of that class."""
+    root = Path(folder)
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{argument}={str(folder)!r} has no class sub-folders; expected "
+            f"{root.name}/<class>/<file>.txt. {_how_to_get(argument)}"
+        )
+    examples: list[Example] = []
+    for class_dir in classes:
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise DataError(
+                f"class {class_dir.name!r} ({class_dir}) has no examples; add text files to "
+                f"it or remove the folder"
+            )
+        for file in files:
+            text = read_text(file, argument=f"{argument} file")
+            examples.append((text, class_dir.name, f"{class_dir.name}/{file.name}"))
+    return examples
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    text_field: str = "text",
+    label_field: str = "label",
+    argument: str = "path",
+) -> list[Example]:
+    """Examples from a .csv/.tsv (header row) or .jsonl (one JSON object per line) file."""
+    path = Path(path)
+    content = read_text(path, argument)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        rows = _jsonl_rows(content, path)
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO(content), delimiter="\t" if suffix == ".tsv" else ",")
+        rows = [(row_number, row) for row_number, row in enumerate(reader, start=2)]
+        if not rows:
+            raise DataError(f"{argument}={str(path)!r} has a header but no rows")
+    else:
+        raise DataError(
+            f"{argument}={str(path)!r} has suffix {suffix!r}; allowed: {list(TABLE_SUFFIXES)} "
+            f"or a folder"
+        )
+    fields = list(rows[0][1].keys())
+    for field, field_argument in ((text_field, "text_field"), (label_field, "label_field")):
+        if field not in fields:
+            raise DataError(
+                f"{field_argument}={field!r} is not a field of {path.name}; fields found: "
+                f"{fields}. Pass {field_argument}= with one of them."
+            )
+    examples: list[Example] = []
+    for line, row in rows:
+        text, label = row.get(text_field), row.get(label_field)
+        if text is None or label is None or str(label).strip() == "":
+            raise DataError(
+                f"{path.name}, line {line}: missing {text_field!r} or {label_field!r} (got {row!r})"
+            )
+        examples.append((str(text), str(label).strip(), f"{path.name}:{line}"))
+    return examples
+
+
+def _jsonl_rows(content: str, path: Path) -> list[tuple[int, dict[str, object]]]:
+    rows = []
+    for line_number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path.name}, line {line_number}: not valid JSON ({error})") from error
+        if not isinstance(row, dict):
+            raise DataError(f"{path.name}, line {line_number}: expected a JSON object, got {row!r}")
+        rows.append((line_number, row))
+    return rows
+
+
+def read_examples(
+    path: str | os.PathLike[str],
+    text_field: str = "text",
+    label_field: str = "label",
+    argument: str = "path",
+) -> list[Example]:
+    """Examples from a class folder or a table file, decided by what ``path`` is."""
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(f"{argument}={str(path)!r} does not exist. {_how_to_get(argument)}")
+    if path.is_dir():
+        return read_class_folder(path, argument)
+    return read_table(path, text_field, label_field, argument)
+
+
+def label_order(names: Sequence[str]) -> tuple[str, ...]:
+    """Sorted distinct names; numerically if all are integers ("2" < "10")."""
+    distinct = set(names)
+    if all(name.lstrip("-").isdigit() for name in distinct):
+        return tuple(sorted(distinct, key=int))
+    return tuple(sorted(distinct))
+
+
+def _to_split(examples: list[Example], label_names: tuple[str, ...], where: str) -> TextSplit:
+    index = {name: i for i, name in enumerate(label_names)}
+    for _, label, source in examples:
+        if label not in index:
+            raise DataError(
+                f"label {label!r} ({where}, {source}) never occurs in the training data "
+                f"(labels there: {list(label_names)}); a model cannot learn it. Fix the label "
+                f"or add training examples of it."
+            )
+    return TextSplit(
+        tuple(e[0] for e in examples),
+        np.array([index[e[1]] for e in examples], dtype=np.int64),
+        tuple(e[2] for e in examples),
+    )
+
+
+def load_user_data(
+    path: str | os.PathLike[str],
+    *,
+    valid: str | os.PathLike[str] | None = None,
+    test: str | os.PathLike[str] | None = None,
+    text_field: str = "text",
+    label_field: str = "label",
+    label_names: Sequence[str] | None = None,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    name: str | None = None,
+) -> TextDataset:
+    """A ``TextDataset`` from the user's files (see the module docstring for layouts).
+
+    ``label_names`` fixes the classes and their order; every one of them must then have
+    training examples.
+    """
+    root = Path(path)
+    if root.is_dir() and (root / "train").is_dir():
+        valid = valid if valid is not None or not (root / "valid").is_dir() else root / "valid"
+        test = test if test is not None or not (root / "test").is_dir() else root / "test"
+        root = root / "train"
+    train_examples = read_examples(root, text_field, label_field, "path")
+    labels_seen = label_order([e[1] for e in train_examples])
+    if label_names is None:
+        label_names = labels_seen
+    else:
+        label_names = tuple(label_names)
+        for label in label_names:
+            if label not in labels_seen:
+                raise DataError(
+                    f"label_names includes {label!r}, a class with no examples in "
+                    f"path={str(path)!r} (classes found: {list(labels_seen)})"
+                )
+    train = _to_split(train_examples, label_names, f"path={str(root)!r}")
+    held = {}
+    for argument, given in (("test", test), ("valid", valid)):
+        if given is not None:
+            examples = read_examples(given, text_field, label_field, argument)
+            held[argument] = _to_split(examples, label_names, f"{argument}={str(given)!r}")
+    if "test" not in held:
+        train, held["test"] = split_off(train, test_fraction, seed)
+    if "valid" not in held:
+        fraction = valid_fraction / (1.0 - test_fraction) if test is None else valid_fraction
+        train, held["valid"] = split_off(train, fraction, seed + 1)
+    for label, count in zip(label_names, train.counts(len(label_names)), strict=True):
+        if count == 0:
+            raise DataError(
+                f"class {label!r} has no training examples after splitting; add examples or "
+                f"lower valid_fraction/test_fraction"
+            )
+    return TextDataset(
+        name or Path(path).stem, train, held["valid"], held["test"], tuple(label_names)
+    )

@@ -1,0 +1,73 @@
+"""How a worker takes a run, and how runs of dead workers become claimable again.
+
+Both functions run inside the caller's ``BEGIN IMMEDIATE`` transaction, which holds
+the database write lock: between choosing a pending run and marking it 'running' no
+other process can write, so two workers never take the same run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .store_records import RunRow
+from .store_schema import RUN_SELECT, run_row_from, utc_now
+from .worker_identity import current_worker, is_alive_on_this_host
+
+__all__ = ["claim_next_pending", "release_dead_claims"]
+
+
+def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: str) -> RunRow | None:
+    """Mark the pending run with the lowest (run_index, id) as 'running' for ``worker``."""
+    row = connection.execute(
+        "SELECT id FROM runs WHERE study_id = ? AND status = 'pending' "
+        "ORDER BY run_index, id LIMIT 1",
+        (study_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    me = current_worker()
+    connection.execute(
+        "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = ?, "
+        "worker_host = ?, worker_pid = ?, worker_token = ?, started_at = ?, "
+        "finished_at = NULL, wall_seconds = NULL, error = NULL WHERE id = ?",
+        (worker, me.host, me.pid, me.start_token, utc_now(), row["id"]),
+    )
+    claimed = connection.execute(f"{RUN_SELECT} WHERE r.id = ?", (row["id"],)).fetchone()
+    return run_row_from(claimed)
+
+
+def release_dead_claims(connection: sqlite3.Connection, study_id: int, max_attempts: int) -> int:
+    """Return 'running' runs whose worker on this host is gone to 'pending'.
+
+    A run whose worker died while holding it for the ``max_attempts``-th time is marked
+    'failed' instead (something in it kills workers: retrying forever would hang the
+    study). Runs claimed on other hosts are left alone: their pids mean nothing here.
+    Returns how many runs were released or failed.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    host = current_worker().host
+    running = connection.execute(
+        "SELECT id, worker_pid, worker_token, attempts FROM runs "
+        "WHERE study_id = ? AND status = 'running' AND worker_host = ?",
+        (study_id, host),
+    ).fetchall()
+    released = 0
+    for run in running:
+        if run["worker_pid"] is None or is_alive_on_this_host(
+            run["worker_pid"], run["worker_token"]
+        ):
+            continue
+        if run["attempts"] >= max_attempts:
+            error = (
+                f"abandoned after {run['attempts']} attempts: its worker (pid "
+                f"{run['worker_pid']} on {host}) died while running it"
+            )
+            connection.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                (error, utc_now(), run["id"]),
+            )
+        else:
+            connection.execute("UPDATE runs SET status = 'pending' WHERE id = ?", (run["id"],))
+        released += 1
+    return released

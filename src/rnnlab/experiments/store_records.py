@@ -1,0 +1,192 @@
+"""The rows that go into and come out of the result store (plain frozen dataclasses).
+
+Accuracies are fractions in [0, 1]; losses are per-example means; times are ISO-8601
+UTC strings; durations are seconds. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["EpochMetrics", "EpochRow", "RunRow", "RunSpec", "RunStatus", "StudyRow"]
+
+RunStatus = Literal["pending", "running", "done", "failed"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("pending", "running", "done", "failed")
+
+
+def canonical_json(config: Mapping[str, Any] | Any, what: str) -> str:
+    """Serialise a config (mapping or dataclass) so that equal configs give equal text."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"{what} must be a mapping or a dataclass, got {type(config).__name__}")
+    try:
+        # allow_nan=False: NaN is not JSON and would not round-trip through other tools.
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{what} must be JSON-serialisable: {error}") from error
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """A study: a named set of runs sharing one configuration."""
+
+    id: int
+    name: str
+    config_json: str
+    created_at: str
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.config_json)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run a study wants: an arrangement trained once with one seed.
+
+    The key ``(arrangement, run_index, masked, dataset)`` is unique within a study;
+    ``config`` is the full resolved configuration the runner will train with.
+    """
+
+    arrangement: str
+    run_index: int  # runs with the same index share the seed, so they can be paired
+    seed: int
+    dataset: str
+    masked: bool  # True when padding is masked out of the recurrence (seed 002 did not mask)
+    config: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.arrangement, str) or not self.arrangement:
+            raise ValueError(f"arrangement must be a non-empty str, got {self.arrangement!r}")
+        if not isinstance(self.run_index, int) or self.run_index < 0:
+            raise ValueError(f"run_index must be an int >= 0, got {self.run_index!r}")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"dataset must be a non-empty str, got {self.dataset!r}")
+        if not isinstance(self.masked, bool):
+            raise ValueError(f"masked must be a bool, got {self.masked!r}")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as stored, with its status and (once done) its final test metrics."""
+
+    id: int
+    study_id: int
+    arrangement: str
+    run_index: int
+    seed: int
+    dataset: str
+    masked: bool
+    config_json: str
+    status: RunStatus
+    attempts: int  # how many times a worker claimed it (a resumed run has attempts > 1)
+    worker: str | None  # label of the worker that claimed it last
+    worker_host: str | None
+    worker_pid: int | None
+    started_at: str | None  # when the current (or last) attempt was claimed
+    finished_at: str | None
+    wall_seconds: float | None
+    checkpoint_path: str | None
+    error: str | None
+    test_accuracy: float | None
+    test_loss: float | None
+    last_epoch: int | None  # highest epoch recorded so far; where a resumed run continues
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.config_json)
+
+
+_EPOCH_METRIC_NAMES = (
+    "train_loss",
+    "train_accuracy",
+    "valid_loss",
+    "valid_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "seconds",
+)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Metrics after one epoch of training; any metric may be missing (None).
+
+    ``epoch`` counts completed epochs: 1 after the first pass over the training data
+    (0 may hold an evaluation before training).
+    """
+
+    epoch: int
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_accuracy: float | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    seconds: float | None = None  # wall time of this epoch
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epoch, int) or self.epoch < 0:
+            raise ValueError(f"epoch must be an int >= 0, got {self.epoch!r}")
+        for metric in _EPOCH_METRIC_NAMES:
+            value = getattr(self, metric)
+            if value is None:
+                continue
+            check_metric(metric, value)
+
+    @classmethod
+    def from_mapping(cls, metrics: Mapping[str, Any]) -> EpochMetrics:
+        """Build from a dict, rejecting unknown keys (a typo would silently drop a metric)."""
+        allowed = {"epoch", *_EPOCH_METRIC_NAMES}
+        unknown = sorted(set(metrics) - allowed)
+        if unknown:
+            raise ValueError(f"unknown epoch metric(s) {unknown}; allowed: {sorted(allowed)}")
+        if "epoch" not in metrics:
+            raise ValueError("epoch metrics need an 'epoch' key")
+        return cls(**metrics)
+
+    def values(self) -> tuple[float | None, ...]:
+        """The metrics in schema column order (without ``epoch``)."""
+        return tuple(getattr(self, metric) for metric in _EPOCH_METRIC_NAMES)
+
+
+def check_metric(name: str, value: Any) -> float:
+    """Validate one metric value: a real number; accuracies in [0, 1]; never NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        # SQLite stores NaN as NULL, so it would come back as "missing"; say so now.
+        raise ValueError(f"{name} is NaN; record it as None (missing) or fail the run")
+    if name.endswith("accuracy") and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value}")
+    if name == "seconds" and value < 0:
+        raise ValueError(f"seconds must be >= 0, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    """Stored metrics of one epoch of one run (fields as in :class:`EpochMetrics`)."""
+
+    run_id: int
+    epoch: int
+    train_loss: float | None
+    train_accuracy: float | None
+    valid_loss: float | None
+    valid_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float | None
+    recorded_at: str
+
+
+EPOCH_METRIC_NAMES = _EPOCH_METRIC_NAMES

@@ -1,0 +1,62 @@
+"""Fixtures for rnnlab.data tests: the tiny fixtures folder and the shared real corpora.
+
+The real archives live outside the repo in ``$RNNLAB_DATA_DIR`` (default
+``<repo>/../shared/data``); tests that need them are skipped with the reason when absent.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("RNNLAB_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def _shared_file(relative: str) -> Path:
+    path = shared_data_dir() / relative
+    if not path.is_file():
+        pytest.skip(
+            f"{relative} not found in {shared_data_dir()} (set RNNLAB_DATA_DIR to the folder "
+            f"holding imdb/ and brown/)"
+        )
+    return path
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def imdb_archive_path() -> Path:
+    return _shared_file("imdb/aclImdb_labeled.tar.gz")
+
+
+@pytest.fixture
+def brown_archive_path() -> Path:
+    return _shared_file("brown/brown.tar.gz")
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty cache dir and no RNNLAB_DATA_DIR, so lookups cannot find real data."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RNNLAB_CACHE", str(cache))
+    monkeypatch.delenv("RNNLAB_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return cache
+
+
+def make_tar(source: Path, archive: Path) -> Path:
+    """Pack ``source`` (a folder) into ``archive`` (.tar.gz) under its own name."""
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source, arcname=source.name)
+    return archive
