@@ -1,0 +1,7 @@
+"""``python -m rnnlab`` runs the command line."""
+
+import sys
+
+from rnnlab.cli import main
+
+sys.exit(main())

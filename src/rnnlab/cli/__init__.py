@@ -1,0 +1,63 @@
+"""The ``rnnlab`` command line: a thin layer that parses arguments and calls the library.
+
+Each command lives in its own module with ``register(subparsers)``, which adds a sub-parser
+whose ``handler`` is called with the parsed arguments and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Command modules, in the order `rnnlab --help` lists them.
+COMMAND_MODULES = (
+    "rnnlab.cli.train",
+    "rnnlab.cli.compare",
+    "rnnlab.cli.lm",
+    "rnnlab.cli.audit",
+    "rnnlab.cli.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnlab",
+        description="A lab for recurrent sequence models: train, compare, audit, benchmark.",
+    )
+    from rnnlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:  # a real missing dependency, not a missing command
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input: one clear line, no traceback (set RNNLAB_DEBUG=1 to see it).
+        import os
+
+        if os.environ.get("RNNLAB_DEBUG"):
+            raise
+        print(f"rnnlab {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
