@@ -8,9 +8,11 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from rnnlab.diagnostics.contracts import Contract, resolve_contract
+from rnnlab.diagnostics.contracts import Contract, pair_masks, real_positions, resolve_contract
 from rnnlab.diagnostics.leak_audit import AuditConfig, audit_leaks
 from tests.diagnostics.leaky_models import (
     BackwardLM,
@@ -190,7 +192,10 @@ def test_chunked_forward_passes_give_the_same_dependencies():
     model = build(BidirectionalNextWord, VOCAB, EMB, HIDDEN)
     whole = audit_leaks(model, make_ids(8), "forward")
     chunked = audit_leaks(model, make_ids(8), "forward", config=AuditConfig(max_rows=5))
-    for a, b in zip(whole.outputs["output"].measurements, chunked.outputs["output"].measurements):
+    pairs = zip(
+        whole.outputs["output"].measurements, chunked.outputs["output"].measurements, strict=True
+    )
+    for a, b in pairs:
         torch.testing.assert_close(a.dependency, b.dependency, rtol=1e-4, atol=1e-6)
 
 
@@ -218,9 +223,14 @@ def test_padding_outputs_are_not_audited():
     model = build(PaddingMixingLM, VOCAB, EMB, HIDDEN)
     lengths = torch.tensor([7, 4, 2])
     assert audit_leaks(model, make_ids(10), "forward", lengths=lengths).passed
-    # Without lengths every position is real, and the mixed padding outputs are leaks.
-    everything_real = audit_leaks(model, make_ids(10), "forward", pass_lengths=True)
+
+    # The same model, its padding outputs audited as if real: they are leaks.
+    def padded_model(ids: torch.Tensor) -> torch.Tensor:
+        return model(ids, lengths.repeat(ids.shape[0] // BATCH))
+
+    everything_real = audit_leaks(padded_model, make_ids(10), "forward", vocab_size=VOCAB)
     assert not everything_real.passed
+    assert all(v.out_pos >= 2 for v in everything_real.violations)
 
 
 def test_reading_padding_is_flagged_only_when_padding_is_audited():
@@ -388,3 +398,43 @@ def test_lengths_out_of_range_are_an_error():
         audit_leaks(
             build(CausalLM, VOCAB, EMB, HIDDEN), make_ids(0), lengths=torch.tensor([7, 8, 1])
         )
+
+
+def test_non_finite_outputs_are_an_error():
+    def broken(ids: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(ids, VOCAB).float() / 0.0
+
+    with pytest.raises(ValueError, match="NaN or inf"):
+        audit_leaks(broken, make_ids(0), "forward", vocab_size=VOCAB)
+
+
+def test_summary_of_a_passing_model_gives_the_margins_and_verdict():
+    text = audit_leaks(build(CausalLM, VOCAB, EMB, HIDDEN), make_ids(0)).summary()
+    assert text.startswith("output: passed [forward (j <= t)] (substitution max forbidden")
+    assert "<= tolerance" in text and text.endswith("verdict: passed")
+
+
+def test_contract_objects_give_each_output_its_own_offset():
+    # Both stacks forbidden to see their own token: each is flagged on the diagonal only.
+    contracts = {"forward": Contract("forward", offset=-1), "backward": Contract("backward", -1)}
+    report = audit_leaks(build(Seed000Model, VOCAB, EMB, HIDDEN), make_ids(13), contracts)
+    for audit in report.outputs.values():
+        assert audit.measurement("gradient").flagged_pairs() == {(t, t) for t in range(TIME)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["forward", "backward", "none"]),
+    offset=st.integers(-2, 2),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    padding=st.sampled_from(["post", "pre"]),
+)
+def test_allowed_and_forbidden_split_exactly_the_real_pairs(kind, offset, lengths, padding):
+    lengths_tensor = torch.tensor(lengths)
+    allowed, forbidden = pair_masks(
+        resolve_contract(kind, offset), lengths_tensor, 6, padding, audit_padding=False
+    )
+    real = real_positions(lengths_tensor, 6, padding)
+    real_pairs = real.unsqueeze(2) & real.unsqueeze(1)
+    assert not bool((allowed & forbidden).any())
+    assert torch.equal(allowed | forbidden, real_pairs)

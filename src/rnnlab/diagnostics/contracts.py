@@ -32,7 +32,7 @@ A custom contract is any callable ``allowed(out_pos, in_pos, length) -> bool``; 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -79,7 +79,11 @@ class Contract:
         return f"{self.kind} (j {relation} {bound})"
 
 
-def resolve_contract(spec: str | Contract | AllowedFn, offset: int = 0) -> Contract:
+# What a caller may pass as one contract: a name, a Contract, or allowed(out_pos, in_pos, length).
+ContractArg = str | Contract | AllowedFn
+
+
+def resolve_contract(spec: ContractArg, offset: int = 0) -> Contract:
     """Turn a contract name, a :class:`Contract` or a callable into a :class:`Contract`.
 
     ``offset`` applies to the names "forward" and "backward" only; a :class:`Contract` keeps
@@ -104,6 +108,24 @@ def resolve_contract(spec: str | Contract | AllowedFn, offset: int = 0) -> Contr
         f"contract must be a name ({', '.join(CONTRACT_NAMES)}), a Contract or a callable, "
         f"got {type(spec).__name__}"
     )
+
+
+def resolve_contracts(
+    contract: ContractArg | Mapping[str, ContractArg],
+    names: list[str],
+    offset: int,
+) -> dict[str, Contract]:
+    """One contract per output name: the same one for all, or a dict naming every output."""
+    if not isinstance(contract, Mapping):
+        return {name: resolve_contract(contract, offset) for name in names}
+    missing = [name for name in names if name not in contract]
+    unknown = [name for name in contract if name not in names]
+    if missing or unknown:
+        raise ValueError(
+            f"contract dict must name exactly the model outputs {names}; "
+            f"missing {missing}, unknown {unknown}"
+        )
+    return {name: resolve_contract(contract[name], offset) for name in names}
 
 
 def real_positions(lengths: torch.Tensor, time: int, padding: str) -> torch.Tensor:

@@ -39,21 +39,19 @@ import torch
 from torch import nn
 
 from rnnlab.diagnostics.contracts import (
-    AllowedFn,
     Contract,
+    ContractArg,
     pair_masks,
     real_positions,
-    resolve_contract,
+    resolve_contracts,
 )
 from rnnlab.diagnostics.leak_measure import (
     ModelCall,
-    find_embedding,
     gradient_dependencies,
+    resolve_embedding,
     substitution_dependencies,
 )
 from rnnlab.diagnostics.leak_report import LeakReport, Measurement, OutputAudit, Violation
-
-ContractArg = str | Contract | AllowedFn
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,11 @@ class AuditConfig:
     rtol: float = 1e-3  # a violation exceeds rtol × the median allowed dependency ...
     noise_rel: float = 1e-5  # ... and noise_rel × the output scale (float32 eps is 1.2e-7)
     audit_padding: bool = False  # also flag real outputs that read padding tokens
-    max_rows: int = 4096  # sequences per forward pass; bounds memory
+    max_rows: int = 4096  # sequences per forward pass; bounds activation memory ...
+    max_output_elements: int = 2**25  # ... and output values per pass (128 MB of float32)
 
     def __post_init__(self) -> None:
-        for name in ("replacements", "projections", "max_rows"):
+        for name in ("replacements", "projections", "max_rows", "max_output_elements"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.rtol < 0 or self.noise_rel < 0:
@@ -119,48 +118,87 @@ def audit_leaks(
     wants_lengths = _wants_lengths(model, lengths is not None, pass_lengths)
     lengths = _check_lengths(lengths, batch, time)
     real = real_positions(lengths, time, padding)  # (batch, time)
-    found, notes = _resolve_embedding(model, embedding, config.gradients)
+    found, notes = resolve_embedding(model, embedding, config.gradients)
     vocab_size = _resolve_vocab_size(vocab_size, found, ids)
     call = ModelCall(model, wants_lengths, lengths)
-    generator = torch.Generator().manual_seed(config.seed)
     with call.eval_mode():
         baseline = call.check_deterministic(ids)
-        contracts = _resolve_contracts(contract, list(baseline), offset)
-        substitution = substitution_dependencies(
-            call, ids, vocab_size, config.replacements, config.max_rows, generator
+        contracts = resolve_contracts(contract, list(baseline), offset)
+        substitution, gradient, grad_notes = _measure(
+            call, ids, baseline, vocab_size, found, config
         )
-        gradient: dict[str, torch.Tensor] = {}
-        if found is not None:
-            features = {name: output.shape[-1] for name, output in baseline.items()}
-            gradient, grad_notes = gradient_dependencies(
-                call, ids, found, features, config, generator
-            )
-            notes += grad_notes
-            if config.gradients and grad_notes:
-                raise ValueError(f"gradients=True but the gradient measurement failed: {notes}")
-    audits = {}
-    for name, output_contract in contracts.items():
-        allowed, forbidden = pair_masks(
-            output_contract, lengths, time, padding, config.audit_padding
+    audits = {
+        name: _audit_output(
+            name,
+            output_contract,
+            baseline[name],
+            {"substitution": substitution[name], "gradient": gradient.get(name)},
+            lengths,
+            padding,
+            real,
+            config,
         )
-        scale = float(baseline[name].flatten(2).abs().masked_fill(~real[..., None], 0).max())
-        measured = [("substitution", substitution[name], scale)]
-        if name in gradient:
-            measured.append(("gradient", gradient[name], None))
-        audits[name] = OutputAudit(
-            name=name,
-            contract=output_contract,
-            forbidden=forbidden.any(0),
-            measurements=tuple(
-                _judge(name, method, dep, allowed, forbidden, real, scale, config)
-                for method, dep, scale in measured
-            ),
-        )
+        for name, output_contract in contracts.items()
+    }
     settings = {
         **asdict(config),
         **{"vocab_size": vocab_size, "batch": batch, "time": time, "padding": padding},
     }
-    return LeakReport(outputs=audits, notes=tuple(notes), settings=settings)
+    return LeakReport(outputs=audits, notes=tuple(notes + grad_notes), settings=settings)
+
+
+def _measure(
+    call: ModelCall,
+    ids: torch.Tensor,
+    baseline: dict[str, torch.Tensor],
+    vocab_size: int,
+    embedding: nn.Embedding | None,
+    config: AuditConfig,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list[str]]:
+    """Both measurements, each ``(batch, time, time)`` per output; and notes on skipped parts."""
+    generator = torch.Generator().manual_seed(config.seed)
+    features = {name: output.shape[-1] for name, output in baseline.items()}
+    rows = _row_budget(config, ids.shape[1], sum(features.values()))
+    substitution = substitution_dependencies(
+        call, ids, vocab_size, config.replacements, rows, generator
+    )
+    if embedding is None:
+        return substitution, {}, []
+    gradient, notes = gradient_dependencies(call, ids, embedding, features, config, rows, generator)
+    if config.gradients and notes:
+        raise ValueError(f"gradients=True but the gradient measurement failed: {notes}")
+    return substitution, gradient, notes
+
+
+def _audit_output(
+    name: str,
+    contract: Contract,
+    baseline: torch.Tensor,
+    dependencies: dict[str, torch.Tensor | None],
+    lengths: torch.Tensor,
+    padding: str,
+    real: torch.Tensor,
+    config: AuditConfig,
+) -> OutputAudit:
+    """Judge one output's measured dependencies ``(batch, time, time)`` against its contract."""
+    time = baseline.shape[1]
+    allowed, forbidden = pair_masks(contract, lengths, time, padding, config.audit_padding)
+    # Substitution changes are in output units: the noise floor scales with |output|.
+    real_outputs = baseline.abs().masked_fill(~real.to(baseline.device).unsqueeze(2), 0)
+    scales = {"substitution": float(real_outputs.max()), "gradient": None}
+    measurements = tuple(
+        _judge(name, method, dep, allowed, forbidden, real, scales[method], config)
+        for method, dep in dependencies.items()
+        if dep is not None
+    )
+    return OutputAudit(
+        name=name, contract=contract, forbidden=forbidden.any(0), measurements=measurements
+    )
+
+
+def _row_budget(config: AuditConfig, time: int, features: int) -> int:
+    """Sequences per forward pass: within max_rows and max_output_elements."""
+    return max(1, min(config.max_rows, config.max_output_elements // (time * features)))
 
 
 def _judge(
@@ -235,25 +273,6 @@ def _check_lengths(lengths: torch.Tensor | None, batch: int, time: int) -> torch
     return lengths
 
 
-def _resolve_embedding(
-    model: object, embedding: nn.Embedding | str | None, gradients: bool | None
-) -> tuple[nn.Embedding | None, list[str]]:
-    if gradients is False or embedding is None:
-        if gradients:
-            raise ValueError("gradients=True needs an embedding, got embedding=None")
-        return None, []
-    if isinstance(embedding, nn.Embedding):
-        return embedding, []
-    if embedding != "auto":
-        raise ValueError(f"embedding must be an nn.Embedding, 'auto' or None, got {embedding!r}")
-    found, reason = find_embedding(model)
-    if found is None:
-        if gradients:
-            raise ValueError(f"gradients=True but no embedding was found: {reason}")
-        return None, [f"gradient measurement skipped: {reason}"]
-    return found, []
-
-
 def _resolve_vocab_size(
     vocab_size: int | None, embedding: nn.Embedding | None, ids: torch.Tensor
 ) -> int:
@@ -285,18 +304,3 @@ def _wants_lengths(model: object, lengths_given: bool, pass_lengths: bool | None
     except (TypeError, ValueError):  # builtins without a signature
         return False
     return "lengths" in parameters
-
-
-def _resolve_contracts(
-    contract: ContractArg | Mapping[str, ContractArg], names: list[str], offset: int
-) -> dict[str, Contract]:
-    if not isinstance(contract, Mapping):
-        return {name: resolve_contract(contract, offset) for name in names}
-    missing = [name for name in names if name not in contract]
-    unknown = [name for name in contract if name not in names]
-    if missing or unknown:
-        raise ValueError(
-            f"contract dict must name exactly the model outputs {names}; "
-            f"missing {missing}, unknown {unknown}"
-        )
-    return {name: resolve_contract(contract[name], offset) for name in names}

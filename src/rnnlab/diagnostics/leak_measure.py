@@ -63,9 +63,14 @@ class ModelCall:
         A model that differs between identical rows (dropout outside eval mode, layers that mix
         the batch) would look like it depends on everything, so it is refused here.
         """
+        self(ids)  # shape errors then name the user's batch size, not the doubled one
         outputs = self(torch.cat([ids, ids]))
         batch = ids.shape[0]
         for name, output in outputs.items():
+            if not bool(output.isfinite().all()):
+                raise ValueError(
+                    f"output {name!r} has NaN or inf values; the audit needs finite ones"
+                )
             first, second = output[:batch], output[batch:]
             gap = float((first - second).abs().max())
             if gap > _DETERMINISM_RTOL * max(float(first.abs().max()), 1e-30):
@@ -154,6 +159,26 @@ def find_embedding(model: object) -> tuple[nn.Embedding | None, str]:
     return None, f"the model has {len(found)} nn.Embedding modules; pass embedding=..."
 
 
+def resolve_embedding(
+    model: object, embedding: nn.Embedding | str | None, gradients: bool | None
+) -> tuple[nn.Embedding | None, list[str]]:
+    """The embedding for the gradient measurement, or None and a note saying why not."""
+    if gradients is False or embedding is None:
+        if gradients:
+            raise ValueError("gradients=True needs an embedding, got embedding=None")
+        return None, []
+    if isinstance(embedding, nn.Embedding):
+        return embedding, []
+    if embedding != "auto":
+        raise ValueError(f"embedding must be an nn.Embedding, 'auto' or None, got {embedding!r}")
+    found, reason = find_embedding(model)
+    if found is None:
+        if gradients:
+            raise ValueError(f"gradients=True but no embedding was found: {reason}")
+        return None, [f"gradient measurement skipped: {reason}"]
+    return found, []
+
+
 class _EmbeddingPerturbation:
     """Forward hook adding ``delta`` to the embedding output when it embeds ``rows`` as given."""
 
@@ -179,11 +204,13 @@ def gradient_dependencies(
     embedding: nn.Embedding,
     features: Mapping[str, int],
     config: AuditConfig,
+    max_rows: int,
     generator: torch.Generator,
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``||∂ output_t / ∂ emb_j||_F`` per output, ``(batch, time, time)``; and notes on skips.
 
     features: number of features of each output (its trailing dimensions flattened).
+    max_rows: sequences per forward pass.
     """
     hook = _EmbeddingPerturbation()
     handle = embedding.register_forward_hook(hook)
@@ -193,7 +220,7 @@ def gradient_dependencies(
         with torch.enable_grad():
             for name, count in features.items():
                 basis = _projection_basis(count, config, generator)
-                dep = _gradient_of_output(call, ids, embedding, hook, name, basis, config.max_rows)
+                dep = _gradient_of_output(call, ids, embedding, hook, name, basis, max_rows)
                 if hook.misaligned or not hook.aligned:
                     return {}, [
                         "gradient measurement skipped: the embedding was not applied to the ids "

@@ -5,6 +5,7 @@ Built by :func:`rnnlab.diagnostics.leak_audit.audit_leaks`; nothing here runs a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ class Measurement:
                     "out_pos": v.out_pos,
                     "in_pos": v.in_pos,
                     "magnitude": v.magnitude,
-                    "relative": v.relative,
+                    # inf (no allowed dependency to compare with) is not valid JSON
+                    "relative": v.relative if math.isfinite(v.relative) else None,
                 }
                 for v in self.violations
             ],
@@ -180,12 +182,14 @@ class LeakReport:
         }
 
     def save_heatmap(self, path: str | Path) -> Path:
-        """Save a PNG: one heatmap of each dependency matrix, forbidden region hatched.
+        """Save a PNG: one heatmap of each dependency matrix, forbidden region veiled.
 
         Rows are output positions, columns input positions; violations are marked with a
         red dot. Uses matplotlib's Agg canvas directly, so no GUI and no global backend change.
         """
+        import numpy
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.colors import ListedColormap
         from matplotlib.figure import Figure
 
         panels = [(a, m) for a in self.outputs.values() for m in a.measurements]
@@ -196,13 +200,9 @@ class LeakReport:
         for index, (audit, m) in enumerate(panels):
             axes = figure.add_subplot(1, len(panels), index + 1)
             image = axes.imshow(m.dependency.numpy(), cmap="viridis", origin="upper")
-            # Hatch the forbidden region so a reader sees where colour must be absent.
-            axes.contourf(
-                audit.forbidden.float().numpy(),
-                levels=[0.5, 1.5],
-                colors="none",
-                hatches=["///"],
-            )
+            # A light veil over the forbidden cells: colour showing through it is a leak.
+            veil = numpy.ma.masked_where(~audit.forbidden.numpy(), audit.forbidden.numpy())
+            axes.imshow(veil, cmap=ListedColormap(["white"]), alpha=0.55, origin="upper")
             if m.violations:
                 axes.scatter(
                     [v.in_pos for v in m.violations],

@@ -1,0 +1,1 @@
+"""Speed comparisons against baselines measured in the same run (``rnnlab bench``)."""

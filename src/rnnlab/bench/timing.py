@@ -1,0 +1,49 @@
+"""Timing helpers: interleaved repeats and medians, so slow drift hits every contender alike."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call of one contender: median and spread over ``repeats`` measurements."""
+
+    name: str
+    median: float
+    minimum: float
+    maximum: float
+    repeats: int
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], object]], *, repeats: int = 7, warmup: int = 2,
+    min_seconds: float = 0.05,
+) -> dict[str, Timing]:
+    """Time each callable, alternating between them on every repeat.
+
+    Each measurement runs a callable enough times to last ``min_seconds`` (calibrated during
+    warm-up) and records the mean seconds per call.
+    """
+    calls = {}
+    for name, function in contenders.items():
+        for _ in range(warmup):
+            function()
+        start = time.perf_counter()
+        function()
+        once = max(time.perf_counter() - start, 1e-6)
+        calls[name] = max(1, int(min_seconds / once))
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, function in contenders.items():
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                function()
+            samples[name].append((time.perf_counter() - start) / calls[name])
+    return {
+        name: Timing(name, statistics.median(values), min(values), max(values), repeats)
+        for name, values in samples.items()
+    }

@@ -1,0 +1,45 @@
+"""``rnnlab bench``: speed of rnnlab's layers against torch.nn, measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+import torch
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="benchmark rnnlab layers against torch.nn (ratios and GFLOP/s)",
+        description="Times rnnlab.LSTM/GRU (with and without lengths) and the variant cells "
+                    "against torch.nn in the same process and prints a Markdown table.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="only the smallest shape and 3 repeats (a smoke run)")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the peephole/cifg/layernorm cells")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats per case")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice)")
+    parser.add_argument("--output", default=None, help="also write the table to this file")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnnlab.bench.layers import SHAPES, bench_layers, rows_to_markdown
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    shapes = SHAPES[:1] if args.quick else SHAPES
+    repeats = 3 if args.quick else args.repeats
+    rows = bench_layers(shapes, repeats=repeats, variants=not args.no_variants,
+                        progress=lambda what: print(f"  timing {what}", file=sys.stderr))
+    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    table = f"{header}\n\n{rows_to_markdown(rows)}\n"
+    print(table)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as stream:
+            stream.write(table)
+    return 0
