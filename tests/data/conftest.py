@@ -7,7 +7,6 @@ The real archives live outside the repo in ``$RNNLAB_DATA_DIR`` (default
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -53,10 +52,3 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv("RNNLAB_DATA_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return cache
-
-
-def make_tar(source: Path, archive: Path) -> Path:
-    """Pack ``source`` (a folder) into ``archive`` (.tar.gz) under its own name."""
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(source, arcname=source.name)
-    return archive

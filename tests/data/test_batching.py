@@ -19,8 +19,10 @@ def test_same_seed_and_epoch_give_same_batches_and_others_differ():
     first = bucket_batches(LENGTHS, config, seed=7, epoch=2)
     again = bucket_batches(LENGTHS, config, seed=7, epoch=2)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
-    for other in (bucket_batches(LENGTHS, config, seed=8, epoch=2),
-                  bucket_batches(LENGTHS, config, seed=7, epoch=3)):
+    for other in (
+        bucket_batches(LENGTHS, config, seed=8, epoch=2),
+        bucket_batches(LENGTHS, config, seed=7, epoch=3),
+    ):
         assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=False))
 
 
@@ -34,8 +36,9 @@ def test_bucketing_reduces_length_spread_within_batches():
 
 
 def test_drop_last_keeps_only_full_batches():
-    batches = bucket_batches(np.arange(10), BucketConfig(batch_size=4, pool_batches=100,
-                                                         drop_last=True))
+    batches = bucket_batches(
+        np.arange(10), BucketConfig(batch_size=4, pool_batches=100, drop_last=True)
+    )
     assert [len(b) for b in batches] == [4, 4]
 
 

@@ -14,7 +14,7 @@ from rnnlab.data import (
     load_imdb,
     sha256_of,
 )
-from tests.data.conftest import make_tar
+from tests.data.helpers import make_tar
 
 TRAIN_IDS = ("train/neg/7_1", "train/neg/11_2", "train/pos/2_8", "train/pos/10_9")
 TEST_IDS = ("test/neg/4_1", "test/neg/5_3", "test/pos/1_7", "test/pos/3_10")

@@ -38,7 +38,7 @@ def test_encode_maps_unknown_tokens_to_oov_and_decode_skips_pad():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    vocab = Vocab.fit(CORPUS + [["naïve", "<br>"]])
+    vocab = Vocab.fit([*CORPUS, ["naïve", "<br>"]])
     path = tmp_path / "vocab.json"
     vocab.save(path)
     loaded = Vocab.load(path)

@@ -2,10 +2,12 @@
 
 Depends on numpy and the standard library (torch only in ``batch_tensors``).
 
-    >>> from rnnlab.data import load_dataset, Vocab, VocabConfig, encode_texts, tokenize_all
-    >>> data = load_dataset("imdb-short")                     # train / valid / test
-    >>> vocab = Vocab.fit(tokenize_all(data.train.texts), VocabConfig(max_size=5000))
-    >>> train = encode_texts(data.train.texts, vocab)         # ids (batch, 100), lengths
+    >>> from rnnlab.data import load_dataset, prepare_classification, bucket_batches
+    >>> data = load_dataset("imdb-short")           # texts and labels: train / valid / test
+    >>> prepared = prepare_classification(data)     # vocab fitted on train; ids (examples, 100)
+    >>> batches = bucket_batches(prepared.train.lengths, seed=0, epoch=0)  # index arrays
+
+Step by step: ``tokenize_all`` -> ``Vocab.fit`` -> ``encode_texts`` (``pad_sequences``).
 """
 
 from rnnlab.data.batching import BucketBatchSampler, BucketConfig, batch_tensors, bucket_batches
@@ -26,7 +28,14 @@ from rnnlab.data.errors import DataError, DataNotFoundError, DataWarning
 from rnnlab.data.imdb import IMDB_CITATION, IMDB_LABELS, IMDB_SHA256, IMDB_URL, load_imdb
 from rnnlab.data.imdb_short import load_imdb_short
 from rnnlab.data.lm import EOS_TOKEN, LMCorpus, read_ptb
+from rnnlab.data.prepare import (
+    EncodedSplit,
+    PreparedData,
+    encode_split,
+    prepare_classification,
+)
 from rnnlab.data.splits import TextDataset, TextSplit, stratified_split
+from rnnlab.data.tagging import TaggingDataset, load_brown_tagging
 from rnnlab.data.text import TokenizerConfig, tokenize, tokenize_all
 from rnnlab.data.user_data import load_user_data
 from rnnlab.data.vocab import OOV_ID, PAD_ID, PAD_TOKEN, UNK_TOKEN, Vocab, VocabConfig
@@ -51,8 +60,11 @@ __all__ = [
     "DataNotFoundError",
     "DataWarning",
     "Encoded",
+    "EncodedSplit",
     "EncodingConfig",
     "LMCorpus",
+    "PreparedData",
+    "TaggingDataset",
     "TextDataset",
     "TextSplit",
     "TokenizerConfig",
@@ -63,14 +75,17 @@ __all__ = [
     "cache_dir",
     "dataset_names",
     "download",
+    "encode_split",
     "encode_texts",
     "load_brown_genres",
     "load_brown_lm",
+    "load_brown_tagging",
     "load_dataset",
     "load_imdb",
     "load_imdb_short",
     "load_user_data",
     "pad_sequences",
+    "prepare_classification",
     "read_brown",
     "read_ptb",
     "register_dataset",

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rnnlab.data.errors import DataError
+
+if TYPE_CHECKING:  # torch is imported only when a batch tensor is made
+    import torch
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def batch_tensors(
     index: np.ndarray,
     padding: str = "pre",
     trim: bool = True,
-):
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Gather one batch as torch tensors.
 
     ids: (examples, time) padded ids; lengths: (examples,); labels: (examples,) or None;

@@ -5,9 +5,10 @@ Layout read (a ``brown/`` folder, its parent, or a ``.tar.gz`` holding it)::
     brown/ca01 ... brown/cr09   500 texts; one sentence per line, tokens as word/tag
     brown/cats.txt              "ca01 news" lines: text -> one of 15 genres
 
-Three views:
+Four views:
   * ``read_brown`` -> ``BrownCorpus``: per-file sentences of (word, tag) pairs, and genres;
   * ``load_brown_genres`` -> ``TextDataset``: documents labelled by genre (15 classes);
+  * ``load_brown_tagging`` (rnnlab.data.tagging): sentences for part-of-speech tagging;
   * ``load_brown_lm`` -> ``LMCorpus``: the word stream split as Bengio et al. (2003):
     the first 800,000 words train, the next 200,000 valid, the rest test.
 
@@ -32,7 +33,7 @@ from rnnlab.data.download import cache_dir
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import decode_bytes
 from rnnlab.data.lm import EOS_TOKEN, LMCorpus, lm_corpus
-from rnnlab.data.splits import TextDataset, TextSplit, stratified_split
+from rnnlab.data.splits import TextDataset, TextSplit, check_fractions, stratified_split
 
 BROWN_GENRES = (
     "adventure", "belles_lettres", "editorial", "fiction", "government", "hobbies", "humor",
@@ -189,6 +190,7 @@ def load_brown_genres(
     then ``valid_fraction`` of each genre (of all documents) to valid (at least one of each
     where a genre has enough documents). Labels index the sorted genre names.
     """
+    check_fractions(valid_fraction=valid_fraction, test_fraction=test_fraction)
     corpus = read_brown(path)
     label_names = corpus.genres
     texts = tuple(" ".join(doc.words()) for doc in corpus.documents)

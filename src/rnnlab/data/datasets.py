@@ -13,6 +13,7 @@ Every loader returns a ``TextDataset`` with train, valid and test splits.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -56,11 +57,13 @@ def load_dataset(name_or_path: str | os.PathLike[str], **kwargs: Any) -> TextDat
 
     ``kwargs`` go to the loader: ``valid_fraction``/``seed`` for every source; ``valid``,
     ``test``, ``text_field``, ``label_field``, ``test_fraction``, ``label_names`` for user data;
-    ``download`` for "imdb".
+    ``download`` for "imdb". Arguments that are None are dropped (so a CLI can pass all its
+    options); an argument the chosen source does not take is a DataError listing those it does.
     """
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
     key = str(name_or_path)
     if key in _REGISTRY:
-        return _REGISTRY[key](**kwargs)
+        return _call(_REGISTRY[key], key, kwargs)
     path = Path(key)
     if not path.exists():
         raise DataNotFoundError(
@@ -68,6 +71,16 @@ def load_dataset(name_or_path: str | os.PathLike[str], **kwargs: Any) -> TextDat
             f"existing path. Pass a registered name, a folder of class sub-folders, or a "
             f".csv/.jsonl file."
         )
-    if _is_imdb(path):
-        return load_imdb(path, **kwargs)
-    return load_user_data(path, **kwargs)
+    loader = load_imdb if _is_imdb(path) else load_user_data
+    return _call(loader, key, kwargs, path)
+
+
+def _call(loader: Loader, source: str, kwargs: dict[str, Any], *args: Any) -> TextDataset:
+    parameters = inspect.signature(loader).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    # the path given positionally is not an option
+    allowed = [name for name in parameters if not (args and name == "path")]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown and not takes_any:
+        raise DataError(f"dataset {source!r} does not take {unknown}; it takes {allowed}")
+    return loader(*args, **kwargs)

@@ -24,7 +24,7 @@ from pathlib import Path
 from rnnlab.data.download import cache_dir, download
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import decode_bytes
-from rnnlab.data.splits import TextDataset, TextSplit, split_off
+from rnnlab.data.splits import TextDataset, TextSplit, check_fractions, split_off
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
@@ -119,6 +119,7 @@ def reviews_to_dataset(
     reviews: list[Review], name: str, valid_fraction: float = 0.1, seed: int = 0
 ) -> TextDataset:
     """Group reviews by split; hold out ``valid_fraction`` of train (stratified, seeded)."""
+    check_fractions(valid_fraction=valid_fraction)
     splits: dict[str, TextSplit] = {}
     for split_name in ("train", "test"):
         chosen = [r for r in reviews if r[0] == split_name]

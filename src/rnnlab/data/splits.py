@@ -78,6 +78,16 @@ class TextDataset:
         return "\n".join(lines)
 
 
+def check_fractions(**fractions: float) -> None:
+    """Each named fraction in [0, 1) and their sum below 1, else DataError naming them."""
+    for name, value in fractions.items():
+        if not 0.0 <= value < 1.0:
+            raise DataError(f"{name} must be in [0, 1), got {value}")
+    if sum(fractions.values()) >= 1.0:
+        named = " + ".join(fractions)
+        raise DataError(f"{named} must be below 1, got {sum(fractions.values())}")
+
+
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:

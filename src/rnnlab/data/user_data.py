@@ -28,7 +28,7 @@ import numpy as np
 
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import read_text
-from rnnlab.data.splits import TextDataset, TextSplit, split_off
+from rnnlab.data.splits import TextDataset, TextSplit, check_fractions, split_off
 
 # One example: (text, label name, source id)
 Example = tuple[str, str, str]
@@ -177,6 +177,7 @@ def load_user_data(
     ``label_names`` fixes the classes and their order; every one of them must then have
     training examples.
     """
+    check_fractions(valid_fraction=valid_fraction, test_fraction=test_fraction)
     root = Path(path)
     if root.is_dir() and (root / "train").is_dir():
         valid = valid if valid is not None or not (root / "valid").is_dir() else root / "valid"

@@ -7,8 +7,9 @@ Layout of a classification vocabulary (``Vocab.fit``)::
 
 ``max_size`` counts *every* id, PAD and OOV included, so an embedding table of ``len(vocab)``
 rows always fits and ``max_size=5000`` keeps the 4,998 most frequent words. (Keras's
-``imdb.load_data(num_words=5000)`` also counts every index below 5000, but reserves three:
-pad 0, start 1, OOV 2, keeping 4,997 words; rnnlab has no start token.)
+``imdb.load_data(num_words=5000)`` also keeps every id below 5000, but reserves pad 0,
+start 1, OOV 2, and its word ranks start at 1 with ``index_from=3``, so id 3 is unused and
+4,996 words are kept; rnnlab has no start token and no unused id.)
 
 Words are ranked by count (descending) and ties are broken by the token string (ascending,
 Python's code-point order), so the same training data always gives the same ids, whatever
