@@ -11,8 +11,10 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .questions import QuestionAnswer
 
@@ -72,11 +74,14 @@ def learning_curves_png(
         return _empty("no validation accuracy recorded per epoch")
     figure = Figure(figsize=(8, 4.5))
     axes = figure.add_subplot()
-    colours = [f"C{index % 10}" for index in range(len(drawable))]
+    # tab20 gives 20 distinguishable colours; the default cycle repeats after 10.
+    palette = colormaps["tab20"]
+    colours = [palette(index % 20) for index in range(len(drawable))]
     for colour, (label, (epochs, accuracy)) in zip(colours, drawable.items(), strict=True):
         style = "--" if label.endswith("GRU") else "-"
         percent = [100 * value for value in accuracy]
         axes.plot(epochs, percent, style, marker="o", markersize=3, color=colour, label=label)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation accuracy (%), mean over runs")
     axes.set_title(title)
@@ -89,8 +94,9 @@ def differences_png(answers: Sequence[QuestionAnswer]) -> bytes:
     """Forest plot: every pair's mean paired difference (right - left) with its 95 %
     interval, and each question's pooled answer as a diamond; a line marks 0."""
     rows: list[tuple[str, float, float, float, bool]] = []  # label, mean, low, high, pooled
+    several_scopes = len({answer.scope for answer in answers}) > 1
     for answer in answers:
-        prefix = f"{answer.question.key} ({answer.scope})"
+        prefix = answer.question.key + (f" ({answer.scope})" if several_scopes else "")
         for comparison in answer.comparisons:
             interval = comparison.interval
             low, high = (interval.low, interval.high) if interval else (math.nan, math.nan)

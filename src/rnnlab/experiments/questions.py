@@ -58,7 +58,7 @@ SEED_QUESTIONS: tuple[Question, ...] = (
                 ("MS", "biLSTM"),
                 ("MS", "biGRU"),
             ]
-        ),  # fmt: skip
+        ),
     ),
     Question(
         key="Q2",

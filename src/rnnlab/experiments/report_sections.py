@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,15 @@ from .questions import (
 )
 from .stats import summarize
 from .store_records import EpochRow, RunRow, StudyRow
-from .wording import COMPARISON_HEADER, MISSING, answer_sentence, comparison_row, percent
+from .wording import (
+    COMPARISON_HEADER,
+    MISSING,
+    answer_sentence,
+    comparison_row,
+    interval_text,
+    percent,
+    points,
+)
 
 __all__ = ["condition_sections", "method_section", "protocol_section", "question_sections"]
 
@@ -74,9 +82,11 @@ def protocol_section(study: StudyRow, runs: Sequence[RunRow]) -> list[Block]:
         common = {
             key: flat_configs[0].get(key, missing)
             for key in keys
-            if all(config.get(key, missing) == flat_configs[0].get(key, missing)
-                   for config in flat_configs)
-        }  # fmt: skip
+            if all(
+                config.get(key, missing) == flat_configs[0].get(key, missing)
+                for config in flat_configs
+            )
+        }
         varying = [key for key in keys if key not in common]
         blocks.append(Paragraph("Resolved run configuration shared by every run:"))
         blocks.append(CodeBlock(json.dumps(common, indent=2, sort_keys=True, default=str), "json"))
@@ -89,8 +99,10 @@ def protocol_section(study: StudyRow, runs: Sequence[RunRow]) -> list[Block]:
 
 def status_section(runs: Sequence[RunRow]) -> list[Block]:
     """How many runs are done, and which are not (with the error of failed ones)."""
-    counts = {status: sum(run.status == status for run in runs) for status in
-              ("done", "failed", "running", "pending")}  # fmt: skip
+    counts = {
+        status: sum(run.status == status for run in runs)
+        for status in ("done", "failed", "running", "pending")
+    }
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     blocks: list[Block] = [Paragraph(f"Runs: {len(runs)} in the store ({summary or 'none'}).")]
     unfinished = [run for run in runs if run.status != "done"]
@@ -126,6 +138,40 @@ def _epochs_text(epoch_counts: Sequence[int]) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
+def _arrangement_rows(
+    name: str,
+    in_condition: Sequence[RunRow],
+    run_indices: Sequence[int],
+    epochs_by_run: Mapping[int, Sequence[EpochRow]],
+) -> tuple[tuple[str, ...], tuple[str, ...], list[float], tuple[list[int], list[float]]]:
+    """One arrangement's summary row, per-run row, run accuracies and learning curve."""
+    of_name = [run for run in in_condition if run.arrangement == name]
+    finished = {run.run_index: run for run in of_name if run.status == "done"}
+    values = [run.test_accuracy for run in finished.values() if run.test_accuracy is not None]
+    summary = summarize(values)
+    epoch_counts = [
+        max(row.epoch for row in epochs_by_run[run.id])
+        for run in finished.values()
+        if epochs_by_run.get(run.id)
+    ]
+    summary_row = (
+        f"`{name}`",
+        f"{summary.n}/{len(of_name)}",
+        percent(summary.mean),
+        percent(summary.std),
+        percent(summary.minimum),
+        percent(summary.maximum),
+        _epochs_text(epoch_counts),
+    )
+    per_run_row = (
+        f"`{name}`",
+        *(percent(finished[index].test_accuracy) if index in finished else MISSING
+          for index in run_indices),
+    )  # fmt: skip
+    curve = _mean_valid_curve([epochs_by_run.get(run.id, []) for run in finished.values()])
+    return summary_row, per_run_row, values, curve
+
+
 def condition_sections(
     runs: Sequence[RunRow], epochs: Sequence[EpochRow]
 ) -> tuple[list[Block], list[Figure]]:
@@ -137,49 +183,16 @@ def condition_sections(
     figure_blocks: list[Figure] = []
     for condition in conditions_of(runs):
         in_condition = [run for run in runs if Condition(run.dataset, run.masked) == condition]
-        done = [run for run in in_condition if run.status == "done"]
-        names = arrangement_order([run.arrangement for run in in_condition])
         run_indices = sorted({run.run_index for run in in_condition})
-        blocks.append(Heading(2, f"Final test accuracy per arrangement ({condition})"))
         summary_rows, per_run_rows = [], []
         accuracies: dict[str, list[float]] = {}
         curves: dict[str, tuple[list[int], list[float]]] = {}
-        for name in names:
-            finished = {run.run_index: run for run in done if run.arrangement == name}
-            values = [
-                run.test_accuracy for run in finished.values() if run.test_accuracy is not None
-            ]
-            accuracies[name] = values
-            summary = summarize(values)
-            total = sum(run.arrangement == name for run in in_condition)
-            epoch_counts = [
-                max(row.epoch for row in epochs_by_run[run.id])
-                for run in finished.values()
-                if epochs_by_run[run.id]
-            ]
-            summary_rows.append(
-                (f"`{name}`", f"{summary.n}/{total}", percent(summary.mean), percent(summary.std),
-                 percent(summary.minimum), percent(summary.maximum), _epochs_text(epoch_counts))
-            )  # fmt: skip
-            per_run_rows.append(
-                (f"`{name}`", *(percent(finished[index].test_accuracy) if index in finished
-                                else MISSING for index in run_indices))
-            )  # fmt: skip
-            curves[name] = _mean_valid_curve([epochs_by_run[run.id] for run in finished.values()])
-        blocks.append(
-            Table(
-                ("arrangement", "runs done", "mean (%)", "std (%)", "min (%)", "max (%)", "epochs"),
-                tuple(summary_rows),
-                caption="Final test accuracy over finished runs (std: sample, n − 1)",
+        for name in arrangement_order([run.arrangement for run in in_condition]):
+            summary_row, per_run_row, accuracies[name], curves[name] = _arrangement_rows(
+                name, in_condition, run_indices, epochs_by_run
             )
-        )
-        blocks.append(
-            Table(
-                ("arrangement", *(f"run {index}" for index in run_indices)),
-                tuple(per_run_rows),
-                caption="Final test accuracy (%) of every run (— = not finished)",
-            )
-        )
+            summary_rows.append(summary_row)
+            per_run_rows.append(per_run_row)
         slug = _slug(str(condition))
         figure_blocks += [
             Figure(
@@ -193,7 +206,20 @@ def condition_sections(
                 f"Validation accuracy per epoch, mean over finished runs ({condition})",
             ),
         ]
-        blocks += figure_blocks[-2:]
+        blocks += [
+            Heading(2, f"Final test accuracy per arrangement ({condition})"),
+            Table(
+                ("arrangement", "runs done", "mean (%)", "std (%)", "min (%)", "max (%)", "epochs"),
+                tuple(summary_rows),
+                caption="Final test accuracy over finished runs (std: sample, n − 1)",
+            ),
+            Table(
+                ("arrangement", *(f"run {index}" for index in run_indices)),
+                tuple(per_run_rows),
+                caption="Final test accuracy (%) of every run (— = not finished)",
+            ),
+            *figure_blocks[-2:],
+        ]
     return blocks, figure_blocks
 
 
@@ -212,6 +238,8 @@ def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]
     """Q1-Q3 (and Q4 when the store has masked and unmasked runs) as paired comparisons."""
     answers: list[QuestionAnswer] = [*answer_seed_questions(runs), *answer_masking_question(runs)]
     blocks: list[Block] = [Heading(2, "The questions, answered by paired comparisons")]
+    if answers:
+        blocks.append(_answers_table(answers))
     if not any(answer.question.key != "Q4" for answer in answers):
         blocks.append(
             Paragraph("Q1–Q3 cannot be asked: the study has no pair of arrangements they compare.")
@@ -242,6 +270,25 @@ def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]
         "Paired differences (right − left) with 95 % intervals; diamonds are pooled answers",
     )
     return [*blocks, figure], [figure]
+
+
+def _answers_table(answers: Sequence[QuestionAnswer]) -> Table:
+    rows = tuple(
+        (
+            answer.question.key,
+            f"{answer.question.right_label} vs {answer.question.left_label}",
+            answer.scope,
+            points(answer.pooled.mean_difference),
+            interval_text(answer.pooled.interval),
+            answer.pooled.pair_wins,
+            answer.pooled.run_wins,
+            answer.pooled.verdict.value if answer.pooled.pairs_compared else "no paired runs",
+        )
+        for answer in answers
+    )
+    header = ("question", "right vs left", "condition", "pooled difference (points)",
+              "95 % CI (points)", "pairs won", "runs won", "verdict")  # fmt: skip
+    return Table(header, rows, caption="Answers at a glance (details below)")
 
 
 def method_section() -> list[Block]:

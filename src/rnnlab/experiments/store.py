@@ -178,7 +178,8 @@ class ResultStore(StoreConnection):
             return cursor.rowcount
 
     def retry_failed(self, study_id: int) -> int:
-        """Return every 'failed' run to 'pending' (keeping its recorded epochs)."""
+        """Return every 'failed' run to 'pending', keeping its recorded epochs; its
+        attempt count restarts at 0, so ``max_attempts`` applies anew."""
         with self._write() as connection:
             cursor = connection.execute(
                 "UPDATE runs SET status = 'pending', attempts = 0 "

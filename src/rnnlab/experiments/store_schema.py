@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -80,10 +81,32 @@ def connect(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=busy_timeout_seconds, isolation_level=None)
     connection.row_factory = sqlite3.Row
     connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
-    connection.execute("PRAGMA journal_mode = WAL")
+    journal_mode = _switch_to_wal(connection, busy_timeout_seconds)
+    if journal_mode != "wal":
+        raise RuntimeError(
+            f"result store {path} cannot use SQLite's WAL journal (got {journal_mode!r}); "
+            "put the store on a local disk (network file systems often lack WAL support)"
+        )
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+def _switch_to_wal(connection: sqlite3.Connection, busy_timeout_seconds: float) -> str:
+    """Set WAL mode, retrying while another process holds the lock.
+
+    Converting a new database to WAL needs an exclusive lock and SQLite reports
+    "database is locked" at once instead of waiting on the busy timeout, which happens
+    when several workers open a fresh store at the same moment.
+    """
+    deadline = time.monotonic() + busy_timeout_seconds
+    while True:
+        try:
+            return str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def create_schema(connection: sqlite3.Connection, path: Path) -> None:

@@ -72,6 +72,10 @@ def comparison_row(comparison: PairedComparison) -> tuple[str, ...]:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def answer_sentence(answer: QuestionAnswer) -> str:
     """The pooled answer to a question in one or two sentences, worded from the numbers."""
     question, pooled = answer.question, answer.pooled
@@ -79,11 +83,13 @@ def answer_sentence(answer: QuestionAnswer) -> str:
     if pooled.pairs_compared == 0:
         return f"No paired runs yet, so nothing can be said about {right} vs {left}."
     tally = (
-        f"{right} wins {pooled.pair_wins} pairs (by mean difference) and "
+        f"Wins for {right}: {pooled.pair_wins} pairs (by mean difference), "
         f"{pooled.run_wins} paired runs."
     )
     mean = f"{points(pooled.mean_difference)} points on average"
-    basis = f"over {pooled.pairs_compared} pairs and {len(pooled.run_indices)} runs"
+    basis = (
+        f"over {_count(pooled.pairs_compared, 'pair')} and {_count(len(pooled.run_indices), 'run')}"
+    )
     interval = interval_text(pooled.interval)
     if pooled.verdict is Verdict.BETTER:
         text = f"{right} is better than {left}: {mean} {basis}, 95 % CI {interval}. {tally}"
@@ -101,6 +107,7 @@ def answer_sentence(answer: QuestionAnswer) -> str:
             f"Too few runs to judge {right} against {left}: no run index is complete in "
             f"every pair. {tally}"
         )
+    text = text[0].upper() + text[1:]  # labels start lower-case mid-sentence
     if pooled.excluded_run_indices:
         excluded = ", ".join(map(str, pooled.excluded_run_indices))
         text += (
