@@ -1,0 +1,99 @@
+"""``rnnlab compare`` (run a study, then report) and ``rnnlab report`` (report a stored study)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    compare = subparsers.add_parser(
+        "compare", help="run the seed-002 12-arrangement study (or a study file) and report",
+        description="Trains arrangements × runs × epochs, records every epoch in a SQLite "
+                    "store (re-running resumes), and writes a Markdown/HTML report with "
+                    "paired confidence intervals for the seed's questions.")
+    compare.add_argument("--profile", choices=("quick", "full"), default="full",
+                         help="quick: 3 runs × 2 epochs (minutes); full: seed 002's 5 × 5 "
+                              "(default)")
+    compare.add_argument("--study", metavar="FILE", help="a study file (TOML, JSON or YAML) "
+                         "instead of a profile")
+    compare.add_argument("--out", metavar="DIR",
+                         help="study directory (default: studies/<study name>)")
+    compare.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    compare.add_argument("--runs", type=int, help="override the number of runs")
+    compare.add_argument("--epochs", type=int, help="override the epochs per run")
+    compare.add_argument("--data", help="override the dataset (a name or a path)")
+    compare.add_argument("--arrangements", help="comma-separated arrangement names")
+    compare.add_argument("--retry-failed", action="store_true", help="retry failed runs")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    compare.set_defaults(handler=run_compare)
+
+    report = subparsers.add_parser(
+        "report", help="write the Markdown/HTML report of a stored study",
+        description="Reads a study from its result store and writes report.md, report.html "
+                    "and figures/*.png.")
+    report.add_argument("study", metavar="STUDY",
+                        help="a study directory (holding results.sqlite) or a .sqlite file")
+    report.add_argument("--name", help="the study's name in the store (default: the only one)")
+    report.add_argument("--out", metavar="DIR", help="report directory (default: STUDY/report)")
+    report.set_defaults(handler=run_report)
+
+
+def _study_from_args(args: argparse.Namespace):
+    from rnnlab.experiments.study import PROFILES, load_study_file
+
+    study = load_study_file(args.study) if args.study else PROFILES[args.profile]
+    overrides = {}
+    if args.runs is not None:
+        overrides["runs"] = args.runs
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.data is not None:
+        overrides["dataset"] = args.data
+    if args.arrangements:
+        names = tuple(name.strip() for name in args.arrangements.split(",") if name.strip())
+        overrides["arrangements"] = names
+        overrides["masked_arrangements"] = tuple(
+            name for name in study.masked_arrangements if name in names)
+    return study.replace(**overrides) if overrides else study
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from rnnlab.experiments.runner import run_study
+
+    study = _study_from_args(args)
+    study_dir = Path(args.out or Path("studies") / study.name)
+    total = len(study.arrangements) + len(study.masked_arrangements)
+    print(f"study {study.name!r}: {total} arrangement conditions × {study.runs} runs × "
+          f"{study.epochs} epochs on {study.dataset} → {study_dir}")
+    outcome = run_study(study, study_dir, jobs=args.jobs, progress=not args.no_progress)
+    counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
+                       if count)
+    print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")
+    if outcome.report_markdown is not None:
+        print(f"report: {outcome.report_html}\n        {outcome.report_markdown}")
+    return 0 if not outcome.status_counts.get("failed") else 1
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from rnnlab.experiments.report import write_report
+    from rnnlab.experiments.runner import REPORT_DIR, STORE_FILE
+    from rnnlab.experiments.store import ResultStore
+
+    target = Path(args.study)
+    store_path = target / STORE_FILE if target.is_dir() else target
+    if not store_path.is_file():
+        raise FileNotFoundError(f"STUDY={args.study!r} holds no result store ({STORE_FILE}); "
+                                "run `rnnlab compare --out DIR` first")
+    name = args.name
+    if name is None:
+        with ResultStore(store_path) as store:
+            names = [study.name for study in store.studies()]
+        if len(names) != 1:
+            raise ValueError(f"the store holds studies {names}; choose one with --name")
+        name = names[0]
+    out_dir = Path(args.out) if args.out else store_path.parent / REPORT_DIR
+    paths = write_report(os.fspath(store_path), name, out_dir)
+    print(f"report: {paths.html}\n        {paths.markdown}")
+    return 0

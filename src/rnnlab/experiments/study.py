@@ -1,0 +1,178 @@
+"""What a study is: arrangements × runs × epochs on one dataset, and how runs are seeded.
+
+``QUICK`` and ``FULL`` are seed 002's study (``FULL`` is its protocol: 12 arrangements,
+5 runs × 5 epochs, IMDB reviews of at most 100 tokens, vocabulary 5000, pre-padding,
+embedding 64, recurrent 128, dense 64); any other study comes from a TOML/JSON/YAML file::
+
+    name = "my-study"
+    dataset = "reviews.csv"            # a dataset name or a path (folder, csv, jsonl, tar.gz)
+    arrangements = ["SS_RSF_LSTM", "MS_RST_biGRU"]
+    runs = 3
+    epochs = 4
+    masked = [false, true]             # run every arrangement unmasked and masked (Q4)
+    [model]                            # ClassifierConfig overrides for every arrangement
+    cell = "layernorm"
+    [training]                         # TrainConfig overrides
+    batch_size = 64
+
+Fairness by construction: run ``r`` of every arrangement trains with seed ``seeds[r]`` (or
+``base_seed + r``), which fixes both the initial weights of the parts that arrangements share
+(embedding, dense when shapes agree, output) and the order of the batches.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rnnlab.experiments.store_records import RunSpec
+from rnnlab.models.arrangements import SEED_ARRANGEMENTS, parse_arrangement
+from rnnlab.models.config import ClassifierConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A study; the defaults are seed 002's full protocol on the bundled IMDB subset."""
+
+    name: str = "seed002"  # the study's key in the result store
+    dataset: str = "imdb-short"  # a dataset name or a path, as `rnnlab train --data`
+    arrangements: tuple[str, ...] = SEED_ARRANGEMENTS  # seed 002's 12, in its order
+    runs: int = 5  # seed 002: each arrangement trained 5 times
+    epochs: int = 5  # seed 002: 5 epochs per run
+    base_seed: int = 0  # run r uses seed base_seed + r unless `seeds` is given
+    seeds: tuple[int, ...] = ()  # explicit per-run seeds (length = runs)
+    masked: tuple[bool, ...] = (False,)  # False = seed 002 (Keras reads the padding)
+    masked_arrangements: tuple[str, ...] = ()  # also run these with masked=True (for Q4)
+    vocab_size: int = 5000  # seed 002: num_words=5000
+    maxlen: int = 100  # seed 002: reviews of at most 100 tokens
+    padding: str = "pre"  # seed 002 pads on the left
+    model: dict[str, Any] = field(default_factory=dict)  # ClassifierConfig overrides
+    training: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
+    data_options: dict[str, Any] = field(default_factory=dict)  # load_dataset keywords
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("runs", 1), ("epochs", 1), ("vocab_size", 3), ("maxlen", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if not self.arrangements:
+            raise ValueError("arrangements must name at least one arrangement")
+        for name in (*self.arrangements, *self.masked_arrangements):
+            parse_arrangement(name)  # raises with the list of valid names
+        if self.seeds and len(self.seeds) != self.runs:
+            raise ValueError(
+                f"seeds must give one seed per run ({self.runs}), "
+                f"got {len(self.seeds)}: {list(self.seeds)}"
+            )
+        if not self.masked or any(not isinstance(m, bool) for m in self.masked):
+            raise ValueError(f"masked must be a non-empty list of booleans, got {self.masked!r}")
+        if self.padding not in ("pre", "post"):
+            raise ValueError(f"padding must be 'pre' or 'post', got {self.padding!r}")
+        forbidden = {"vocab_size", "padding", "masked", "arrangement"} & set(self.model)
+        if forbidden:
+            raise ValueError(
+                f"model overrides {sorted(forbidden)} are set by the study itself "
+                "(use the study's vocab_size/padding/masked fields)"
+            )
+
+    def seed_of_run(self, run_index: int) -> int:
+        return self.seeds[run_index] if self.seeds else self.base_seed + run_index
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+    def replace(self, **changes: Any) -> StudyConfig:
+        return study_from_dict({**asdict(self), **changes})
+
+
+def study_from_dict(data: dict[str, Any]) -> StudyConfig:
+    """Build a :class:`StudyConfig`; unknown keys are an error that lists the known ones."""
+    known = {f.name: f for f in fields(StudyConfig)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown study key(s) {unknown}; allowed: {sorted(known)}")
+    values = dict(data)
+    for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
+        if name in values:
+            value = values[name]
+            values[name] = (value,) if isinstance(value, str | bool) else tuple(value)
+    return StudyConfig(**values)
+
+
+def load_study_file(path: str | Path) -> StudyConfig:
+    """Read a study from TOML, JSON or YAML (YAML needs PyYAML installed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"study file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        data = tomllib.loads(text)
+    elif suffix == ".json":
+        data = json.loads(text)
+    elif suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as error:
+            raise ValueError(
+                f"reading {path} needs PyYAML (pip install pyyaml), or write the study as TOML"
+            ) from error
+        data = yaml.safe_load(text)
+    else:
+        raise ValueError(f"study file must end in .toml, .json, .yaml or .yml, got {path.name}")
+    if not isinstance(data, dict):
+        raise ValueError(f"study file {path} must hold a table of settings, got {type(data)}")
+    return study_from_dict(data)
+
+
+# Seed 002's protocol (5 runs × 5 epochs), plus the masked twin of every arrangement for Q4.
+FULL = StudyConfig(name="seed002-full", masked_arrangements=SEED_ARRANGEMENTS)
+# The fewest runs and epochs that still give paired intervals (3 runs) and learning curves
+# (2 epochs), with Q4 on the two arrangements where padding matters most.
+QUICK = StudyConfig(
+    name="seed002-quick", runs=3, epochs=2, masked_arrangements=("SS_RST_LSTM", "MS_RSF_biLSTM")
+)
+PROFILES = {"quick": QUICK, "full": FULL}
+
+
+def expand_runs(study: StudyConfig, vocab_size: int, num_classes: int) -> list[RunSpec]:
+    """Every run the study wants, run index first so complete pairs finish early."""
+    conditions = [(name, masked) for masked in study.masked for name in study.arrangements]
+    conditions += [
+        (name, True) for name in study.masked_arrangements if (name, True) not in conditions
+    ]
+    specs = []
+    for run_index in range(study.runs):
+        seed = study.seed_of_run(run_index)
+        for arrangement, masked in conditions:
+            model = ClassifierConfig.from_arrangement(
+                arrangement,
+                vocab_size=vocab_size,
+                num_classes=num_classes,
+                masked=masked,
+                padding=study.padding,
+                **study.model,
+            )
+            specs.append(
+                RunSpec(
+                    arrangement=arrangement,
+                    run_index=run_index,
+                    seed=seed,
+                    dataset=study.dataset,
+                    masked=masked,
+                    config={
+                        "model": model.to_dict(),
+                        "training": dict(study.training),
+                        "epochs": study.epochs,
+                    },
+                )
+            )
+    return specs

@@ -1,0 +1,161 @@
+"""The study runner: seeding and pairing, resume without loss or duplication, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab.cli import main
+from rnnlab.experiments.runner import run_study
+from rnnlab.experiments.store import ResultStore
+from rnnlab.experiments.study import QUICK, StudyConfig, expand_runs, load_study_file
+from rnnlab.models import SequenceClassifier
+from rnnlab.models.config import ClassifierConfig
+
+WORDS_GOOD = ["great", "fine", "superb", "lovely", "fun"]
+WORDS_BAD = ["awful", "dull", "boring", "bad", "poor"]
+TINY_MODEL = {"embedding_size": 6, "hidden_size": 5, "dense_size": 4}
+
+
+def _write_reviews(path: Path, count: int = 48) -> Path:
+    generator = torch.Generator().manual_seed(0)
+    lines = ["text,label"]
+    for index in range(count):
+        words = WORDS_GOOD if index % 2 else WORDS_BAD
+        length = 3 + index % 6
+        picks = torch.randint(0, len(words), (length,), generator=generator).tolist()
+        lines.append(f"{' '.join(words[p] for p in picks)} film,{'pos' if index % 2 else 'neg'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_study(tmp_path) -> StudyConfig:
+    data = _write_reviews(tmp_path / "reviews.csv")
+    return StudyConfig(name="tiny", dataset=str(data), arrangements=("SS_RSF_LSTM", "MS_RST_biGRU"),
+                       runs=2, epochs=2, vocab_size=20, maxlen=10,
+                       masked_arrangements=("SS_RSF_LSTM",), model=TINY_MODEL)
+
+
+def _final_rows(store_path: Path) -> list[tuple]:
+    with ResultStore(store_path) as store:
+        study = store.studies()[0]
+        runs, epochs = store.snapshot(study.id)
+    by_run = {}
+    for row in epochs:
+        by_run.setdefault(row.run_id, []).append(
+            (row.epoch, row.train_loss, row.valid_accuracy, row.test_loss, row.test_accuracy))
+    return sorted((run.arrangement, run.masked, run.run_index, run.status, run.test_accuracy,
+                   tuple(sorted(by_run.get(run.id, [])))) for run in runs)
+
+
+def test_runs_pair_by_index_with_shared_seeds_and_q4_twins():
+    specs = expand_runs(QUICK, vocab_size=5000, num_classes=2)
+    assert len(specs) == QUICK.runs * (12 + 2)
+    for run_index in range(QUICK.runs):
+        seeds = {spec.seed for spec in specs if spec.run_index == run_index}
+        assert seeds == {QUICK.base_seed + run_index}
+    masked = {(s.arrangement, s.run_index) for s in specs if s.masked}
+    assert masked == {(name, r) for name in ("SS_RST_LSTM", "MS_RSF_biLSTM") for r in range(3)}
+
+
+def test_arrangements_of_one_run_start_their_shared_parts_identical():
+    specs = [s for s in expand_runs(QUICK, vocab_size=50, num_classes=2) if not s.masked]
+    by_run = {}
+    for spec in specs:
+        model = SequenceClassifier(ClassifierConfig.from_dict(spec.config["model"]),
+                                   seed=spec.seed)
+        by_run.setdefault(spec.run_index, []).append(model)
+    first, second = by_run[0], by_run[1]
+    embeddings = [model.embedding.weight for model in first]
+    assert all(torch.equal(embeddings[0], weight) for weight in embeddings[1:])
+    assert not torch.equal(first[0].embedding.weight, second[0].embedding.weight)
+
+
+def test_study_runs_once_and_a_rerun_trains_nothing(tiny_study, tmp_path):
+    outcome = run_study(tiny_study, tmp_path / "study", progress=False)
+    assert outcome.status_counts["done"] == 6
+    assert outcome.report_html.is_file() and outcome.report_markdown.is_file()
+    before = _final_rows(outcome.store_path)
+    assert all(len(row[-1]) == 2 for row in before)  # every epoch of every run recorded
+    checkpoint = tmp_path / "study" / "runs" / "SS_RSF_LSTM" / "run0" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    again = run_study(tiny_study, tmp_path / "study", progress=False, report=False)
+    assert _final_rows(again.store_path) == before
+    assert checkpoint.stat().st_mtime_ns == stamp
+
+
+def test_changing_a_study_under_the_same_name_is_refused(tiny_study, tmp_path):
+    run_study(tiny_study.replace(runs=1, epochs=1), tmp_path / "study", progress=False,
+              report=False)
+    with pytest.raises(ValueError, match="different config"):
+        run_study(tiny_study.replace(runs=1, epochs=2), tmp_path / "study", progress=False,
+                  report=False)
+
+
+def _write_study_file(study: StudyConfig, path: Path) -> Path:
+    path.write_text(json.dumps(study.to_dict()), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_ends_with_the_rows_of_an_uninterrupted_study(tiny_study, tmp_path):
+    study = tiny_study.replace(epochs=3)
+    study_file = _write_study_file(study, tmp_path / "study.json")
+    reference = run_study(load_study_file(study_file), tmp_path / "reference", progress=False,
+                          report=False)
+    killed_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "rnnlab", "compare", "--study", str(study_file),
+               "--out", str(killed_dir), "--no-progress"]
+    for wait_for_epochs in (2, 7):  # kill twice, at different points
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            store_path = killed_dir / "results.sqlite"
+            if store_path.exists():
+                with ResultStore(store_path) as store:
+                    studies = store.studies()
+                    recorded = len(store.study_epochs(studies[0].id)) if studies else 0
+                if recorded >= wait_for_epochs:
+                    break
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert _final_rows(killed_dir / "results.sqlite") == _final_rows(reference.store_path)
+
+
+@pytest.mark.slow
+def test_parallel_workers_train_every_run_exactly_once(tiny_study, tmp_path):
+    outcome = run_study(tiny_study, tmp_path / "study", jobs=2, progress=False, report=False)
+    rows = _final_rows(outcome.store_path)
+    assert outcome.status_counts["done"] == 6 and len(rows) == 6
+    assert all(len(row[-1]) == 2 for row in rows)
+
+
+def test_cli_compare_then_report(tiny_study, tmp_path, capsys):
+    study_file = _write_study_file(tiny_study.replace(runs=1, epochs=1), tmp_path / "s.json")
+    assert main(["compare", "--study", str(study_file), "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 0
+    assert "report:" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "o"), "--out", str(tmp_path / "r")]) == 0
+    html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "SS_RSF_LSTM" in html and "data:image/png;base64," in html
+
+
+def test_cli_reports_bad_study_keys_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nepocs = 3\n', encoding="utf-8")
+    assert main(["compare", "--study", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert "unknown study key(s) ['epocs']" in error and "Traceback" not in error
