@@ -19,8 +19,8 @@ def test_outputs_explained_example_prints_checkable_facts():
     assert "last == top layer of h_n: True" in lines
     assert "output[:, -1] == last? False" in lines
     assert "matches torch.nn: True True" in lines
-    forward = lines[[i for i, line in enumerate(lines) if line.startswith("forward  at")][0]]
-    backward = lines[[i for i, line in enumerate(lines) if line.startswith("backward at")][0]]
-    last = lines[[i for i, line in enumerate(lines) if line.startswith("last[1]")][0]]
+    forward = next(line for line in lines if line.startswith("forward  at"))
+    backward = next(line for line in lines if line.startswith("backward at"))
+    last = next(line for line in lines if line.startswith("last[1]"))
     assert last.split(":", 1)[1].strip().strip("[]") == ", ".join(
         part.split(":", 1)[1].strip().strip("[]") for part in (forward, backward))

@@ -1,0 +1,207 @@
+"""``rnnlab train``, ``rnnlab evaluate`` and ``rnnlab predict``: classifiers from the shell.
+
+    rnnlab train --data imdb-short --arch MS_RST_LSTM --epochs 5 --seed 0 --out runs/x
+    rnnlab evaluate runs/x --data imdb-short
+    rnnlab predict runs/x "a wonderful, moving film"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import torch
+
+from rnnlab.data import EncodingConfig, VocabConfig, dataset_names, load_dataset
+from rnnlab.models import SEED_ARRANGEMENTS
+from rnnlab.models.config import CELL_ALIASES, POOLINGS
+from rnnlab.train import (
+    EpochMetrics,
+    TrainConfig,
+    classifier_config_for,
+    encode_dataset,
+    evaluate_run,
+    load_run,
+    predict_texts,
+    train_classifier,
+)
+
+_CELLS = ("lstm", "gru", "rnn", "rnn_tanh", "rnn_relu", "peephole", "cifg", "layernorm")
+_USER_DATA_OPTIONS = ("valid", "test", "text_field", "label_field")
+assert set(CELL_ALIASES) <= set(_CELLS)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_train(subparsers)
+    _register_evaluate(subparsers)
+    _register_predict(subparsers)
+
+
+# -- data options shared by train and evaluate --------------------------------------------------
+def _add_data_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", required=required,
+                       help=f"a dataset name {list(dataset_names())} or a path: an aclImdb "
+                            "folder or .tar.gz, a folder of class sub-folders, a .csv/.jsonl")
+    group.add_argument("--valid", help="a separate validation file/folder (own data only)")
+    group.add_argument("--test", help="a separate test file/folder (own data only)")
+    group.add_argument("--text-field", help="text column of a .csv/.jsonl (default: text)")
+    group.add_argument("--label-field", help="label column of a .csv/.jsonl (default: label)")
+    group.add_argument("--valid-fraction", type=float, default=0.1,
+                       help="share of train held out as valid when no --valid (default 0.1)")
+    group.add_argument("--split-seed", type=int, default=0,
+                       help="seed of the train/valid(/test) split (default 0)")
+
+
+def _load(args: argparse.Namespace, data: str):
+    kwargs: dict[str, Any] = {"valid_fraction": args.valid_fraction, "seed": args.split_seed}
+    given = {name: getattr(args, name) for name in _USER_DATA_OPTIONS
+             if getattr(args, name) is not None}
+    if given and data in dataset_names():
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{options} apply to your own files, not to the dataset {data!r}")
+    return load_dataset(data, **kwargs, **given)
+
+
+# -- train ---------------------------------------------------------------------------------------
+def _register_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a recurrent text classifier (seed 002's arrangements)",
+        description="Train a classifier, checkpointing every epoch into --out.")
+    _add_data_options(parser, required=False)
+    parser.set_defaults(data="imdb-short")
+    encoding = parser.add_argument_group("encoding")
+    encoding.add_argument("--vocab-size", type=int, default=5000,
+                          help="vocabulary size, PAD and OOV included (default 5000)")
+    encoding.add_argument("--maxlen", type=int, default=100,
+                          help="tokens kept per text (default 100)")
+    encoding.add_argument("--padding", choices=("pre", "post"), default="pre",
+                          help="pad and truncate on this side (default pre, as Keras)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--arch", default="SS_RSF_LSTM", metavar="NAME",
+                       help=f"a seed-002 arrangement: {', '.join(SEED_ARRANGEMENTS)} "
+                            "(default SS_RSF_LSTM); the options below override it")
+    model.add_argument("--masked", action=argparse.BooleanOptionalAction, default=False,
+                       help="pass lengths so padding never enters a state (default: no, as "
+                            "seed 002's Keras model)")
+    model.add_argument("--cell", choices=_CELLS, help="recurrent cell (default: the arch's)")
+    model.add_argument("--layers", type=int, help="stacked recurrent layers")
+    model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
+                       help="forward and backward directions (default: the arch's)")
+    model.add_argument("--pooling", choices=POOLINGS, help="last state, mean or max of states")
+    model.add_argument("--embedding", type=int, help="embedding size (default 64)")
+    model.add_argument("--hidden", type=int, help="recurrent size per direction (default 128)")
+    model.add_argument("--dense", type=int, help="dense layer size, 0 = none (default 64)")
+    model.add_argument("--dropout", type=float, help="dropout between recurrent layers")
+    model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=int, default=5, help="(default 5)")
+    training.add_argument("--seed", type=int, default=0, help="initial weights (default 0)")
+    training.add_argument("--data-seed", type=int, help="batch order (default: --seed)")
+    training.add_argument("--batch-size", type=int, default=32, help="(default 32)")
+    training.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    training.add_argument("--clip", type=float, help="clip the gradient norm to this value")
+    training.add_argument("--patience", type=int,
+                          help="stop after this many epochs without a better valid loss and "
+                               "restore the best epoch (default: no early stopping)")
+    training.add_argument("--out", required=True, help="run directory (created)")
+    training.add_argument("--resume", action="store_true",
+                          help="continue the run in --out where its checkpoint left off")
+    training.add_argument("--no-progress", action="store_true", help="no progress bar")
+    training.add_argument("--threads", type=int,
+                          help="torch CPU threads (default: torch's choice; use 1 per process "
+                               "when several jobs share the machine)")
+    parser.set_defaults(handler=run_train)
+
+
+_MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bidirectional",
+                    "pooling": "pooling", "embedding": "embedding_size",
+                    "hidden": "hidden_size", "dense": "dense_size", "dropout": "dropout",
+                    "init": "init"}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    dataset = _load(args, args.data)
+    encoding = EncodingConfig(maxlen=args.maxlen, padding=args.padding,
+                              truncating=args.padding)
+    data = encode_dataset(dataset, vocab_config=VocabConfig(max_size=args.vocab_size),
+                          encoding=encoding)
+    overrides = {field: getattr(args, option) for option, field in _MODEL_OVERRIDES.items()
+                 if getattr(args, option) is not None}
+    config = classifier_config_for(data, args.arch, masked=args.masked, **overrides)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               clip_grad_norm=args.clip, patience=args.patience)
+    print(dataset.summary())
+    print(f"model: {config.arrangement} cell={config.resolved_cell} layers={config.num_layers} "
+          f"bidirectional={config.bidirectional} pooling={config.pooling} "
+          f"masked={config.masked}, vocabulary {len(data.vocab)}, maxlen {args.maxlen}")
+    result = train_classifier(
+        config, data, seed=args.seed, data_seed=args.data_seed, out_dir=args.out,
+        train_config=train_config, resume=args.resume, on_epoch=_print_epoch,
+        progress=not args.no_progress)
+    final = result.final
+    print(f"test_accuracy {final.test_accuracy:.4f}  test_loss {final.test_loss:.4f}  "
+          f"(epoch {final.epoch}; metrics in {args.out}/metrics.json)")
+    return 0
+
+
+def _print_epoch(metrics: EpochMetrics) -> None:
+    def pair(loss: float | None, accuracy: float | None) -> str:
+        return "-" if loss is None else f"loss {loss:.4f} acc {accuracy:.4f}"
+
+    print(f"epoch {metrics.epoch}: train {pair(metrics.train_loss, metrics.train_accuracy)} | "
+          f"valid {pair(metrics.valid_loss, metrics.valid_accuracy)} | "
+          f"test {pair(metrics.test_loss, metrics.test_accuracy)} ({metrics.seconds:.1f} s)",
+          flush=True)
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="loss and accuracy of a trained run on a dataset",
+        description="Evaluate the model saved in RUN_DIR (by `rnnlab train`).")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    _add_data_options(parser, required=False)
+    parser.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    data = args.data
+    if data is None:
+        saved = run.payload.get("data_name")
+        if saved not in dataset_names():
+            raise ValueError("--data is required: the run was not trained on a named dataset")
+        data = saved
+    result = evaluate_run(run, _load(args, data), split=args.split)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.split}: {result['examples']} examples  accuracy {result['accuracy']:.4f}"
+              f"  loss {result['loss']:.4f}")
+    return 0
+
+
+# -- predict ---------------------------------------------------------------------------------------
+def _register_predict(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="classify texts with a trained run",
+        description="Print the predicted label and its probability for each TEXT.")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("texts", metavar="TEXT", nargs="+")
+    parser.set_defaults(handler=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    for text, prediction in zip(args.texts, predict_texts(run, args.texts), strict=True):
+        preview = text if len(text) <= 60 else text[:57] + "..."
+        print(f"{prediction.label}\t{prediction.probability:.4f}\t{preview}")
+    return 0

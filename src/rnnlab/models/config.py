@@ -1,0 +1,130 @@
+"""The configuration of a sequence classifier, with defaults that reproduce seed 002.
+
+    ids (batch, time) ─ embedding ─ recurrent block ─ pooling ─ dense ─ output ─ logits
+                        64           LSTM 128 ×1      last      64      1 (sigmoid)
+                                                                 (no activation)
+
+``ClassifierConfig()`` is seed 002's ``SS_RSF_LSTM`` for a 5000-word vocabulary;
+``ClassifierConfig.from_arrangement("MS_RST_biGRU", vocab_size=len(vocab))`` is any of the
+12 named arrangements, and every field can be overridden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from rnnlab.core.registry import ALL_CELLS
+from rnnlab.models.arrangements import parse_arrangement
+
+POOLINGS = ("last", "mean", "max")
+INITS = ("keras", "torch")
+DENSE_ACTIVATIONS = (None, "relu", "tanh")
+PADDING_SIDES = ("pre", "post")
+# Cell names the classifier accepts: the core registry's names plus the plain "rnn" alias.
+CELL_ALIASES = {"rnn": "rnn_tanh"}
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything needed to build a :class:`~rnnlab.models.SequenceClassifier`.
+
+    Saved (as :meth:`to_dict`) in every checkpoint and result row, so a run can be rebuilt.
+    """
+
+    vocab_size: int = 5000  # seed 002: num_words=5000 (PAD and OOV ids included)
+    num_classes: int = 2  # 2 = one sigmoid logit (seed 002); > 2 = one logit per class
+    embedding_size: int = 64  # seed 002: Embedding(num_words, 64)
+    cell: str = "lstm"  # core cell name: lstm, gru, rnn_tanh, rnn_relu, peephole, cifg, layernorm
+    hidden_size: int = 128  # seed 002: LSTM(128) / GRU(128), per direction
+    num_layers: int = 1  # SS = 1; MS = 2 stacked (or 1 bidirectional)
+    bidirectional: bool = False  # seed 002's biLSTM/biGRU: Bidirectional(LSTM(128)), concat
+    pooling: str = "last"  # RSF = "last" state; RST = "mean" of all states; or "max"
+    dense_size: int = 64  # seed 002: Dense(64); 0 = no hidden dense layer
+    dense_activation: str | None = None  # seed 002's Dense(64) has no activation (linear)
+    dropout: float = 0.0  # between stacked recurrent layers (seed 002: none)
+    masked: bool = False  # False = Keras without mask_zero, as seed 002: padding is read
+    padding: str = "pre"  # side the ids are padded on (seed 002 pads on the left)
+    init: str = "keras"  # "keras" reproduces Keras's initialisers; "torch" torch's defaults
+    arrangement: str | None = None  # the seed-002 name this came from, for records only
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
+        if not isinstance(self.dense_size, int) or self.dense_size < 0:
+            raise ValueError(f"dense_size must be an int >= 0 (0 = no dense layer), "
+                             f"got {self.dense_size!r}")
+        if self.resolved_cell not in ALL_CELLS:
+            allowed = sorted([*ALL_CELLS, *CELL_ALIASES])
+            raise ValueError(f"cell must be one of {allowed}, got {self.cell!r}")
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("dense_activation", self.dense_activation, DENSE_ACTIVATIONS)
+        _check_choice("padding", self.padding, PADDING_SIDES)
+        _check_choice("init", self.init, INITS)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    @property
+    def resolved_cell(self) -> str:
+        """The core registry's name for :attr:`cell` (``"rnn"`` → ``"rnn_tanh"``)."""
+        return CELL_ALIASES.get(self.cell, self.cell)
+
+    @property
+    def num_outputs(self) -> int:
+        """Logits per example: 1 for binary (sigmoid), ``num_classes`` otherwise (softmax)."""
+        return 1 if self.num_classes == 2 else self.num_classes
+
+    @property
+    def recurrent_output_size(self) -> int:
+        """Features the pooling produces: ``directions * hidden_size``."""
+        return (2 if self.bidirectional else 1) * self.hidden_size
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_arrangement(cls, name: str, **overrides: Any) -> ClassifierConfig:
+        """A seed-002 arrangement (``"MS_RST_biLSTM"``, …) with seed sizes, plus overrides.
+
+        >>> ClassifierConfig.from_arrangement("MS_RST_GRU", vocab_size=100).num_layers
+        2
+        """
+        parsed = parse_arrangement(name)
+        base = {
+            "cell": parsed.cell.lower(),
+            "num_layers": parsed.num_layers,
+            "bidirectional": parsed.bidirectional,
+            "pooling": parsed.pooling,
+            "arrangement": parsed.name,
+        }
+        _check_keys(overrides, "from_arrangement override")
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo must not vanish)."""
+        _check_keys(data, "ClassifierConfig key")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> ClassifierConfig:
+        """A copy with ``changes`` applied (validated like the constructor)."""
+        _check_keys(changes, "ClassifierConfig key")
+        return replace(self, **changes)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def _check_keys(data: dict[str, Any], what: str) -> None:
+    known = {f.name for f in fields(ClassifierConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; allowed: {sorted(known)}")

@@ -1,0 +1,51 @@
+"""How a classifier is trained; defaults reproduce seed 002 (Keras ``fit`` with Adam)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings, saved with every checkpoint (see :meth:`to_dict`)."""
+
+    epochs: int = 5  # seed 002: 5 epochs per run
+    batch_size: int = 32  # Keras fit's default batch size, which seed 002 keeps
+    lr: float = 1e-3  # Keras Adam's default learning rate
+    betas: tuple[float, float] = (0.9, 0.999)  # Keras Adam's beta_1, beta_2
+    eps: float = 1e-7  # Keras Adam's epsilon (torch's default is 1e-8)
+    weight_decay: float = 0.0  # seed 002: none
+    clip_grad_norm: float | None = None  # max global gradient norm; None = no clipping
+    patience: int | None = None  # early stopping: epochs without a better valid loss; None = off
+    restore_best: bool = True  # after early stopping, go back to the best valid-loss epoch
+    bucket_pool_batches: int = 1  # >1 sorts pools of this many batches by length (faster
+    # with masked=True); 1 = a plain shuffle, as Keras fit
+    eval_batch_size: int = 256  # evaluation only: larger batches, same numbers
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "bucket_pool_batches", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+            raise ValueError(f"patience must be an int >= 1 or None, got {self.patience!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig key(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        return data

@@ -1,0 +1,94 @@
+"""One epoch of training, and the early-stopping bookkeeping.
+
+The batch order of epoch ``e`` is ``bucket_batches(lengths, seed=data_seed, epoch=e)``: a
+pure function of the data seed and the epoch, drawn from its own generator. Two arrangements
+trained on the same data seed therefore see the same batches in the same order, and a
+resumed run needs no batch-order state to continue exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.data import BucketConfig, batch_tensors, bucket_batches
+from rnnlab.train.config import TrainConfig
+from rnnlab.train.data import EncodedSplit
+from rnnlab.train.metrics import classification_loss, correct_count, is_masked
+from rnnlab.train.progress import EpochBar
+
+
+def epoch_batches(
+    split: EncodedSplit, config: TrainConfig, *, data_seed: int, epoch: int
+) -> list[np.ndarray]:
+    """The shuffled index batches of one epoch (``epoch`` counts from 1)."""
+    bucket = BucketConfig(batch_size=config.batch_size, pool_batches=config.bucket_pool_batches)
+    return bucket_batches(split.lengths, bucket, seed=data_seed, epoch=epoch)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    split: EncodedSplit,
+    batches: list[np.ndarray],
+    *,
+    padding: str,
+    config: TrainConfig,
+    bar: EpochBar,
+) -> tuple[float, float]:
+    """One pass over ``batches``; returns the example-weighted mean (loss, accuracy)."""
+    model.train()
+    # An unmasked model reads the padding, so it must get all of it (Keras's fixed width).
+    trim = is_masked(model)
+    total_loss, correct, seen = 0.0, 0, 0
+    for index in bar:
+        ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,
+                                             padding=padding, trim=trim)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(ids, lengths)
+        loss = classification_loss(logits, labels)
+        loss.backward()
+        if config.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        optimizer.step()
+        total_loss += float(loss.detach()) * len(index)
+        correct += correct_count(logits.detach(), labels)
+        seen += len(index)
+        bar.update_metrics(total_loss / seen, correct / seen)
+    bar.close()
+    if seen == 0:
+        raise ValueError("the training split is empty: nothing to train on")
+    return total_loss / seen, correct / seen
+
+
+@dataclass
+class EarlyStopping:
+    """Tracks the best valid loss; ``patience=None`` never stops (but still tracks the best)."""
+
+    patience: int | None
+    best_epoch: int = 0
+    best_loss: float = float("inf")
+    bad_epochs: int = 0
+
+    def update(self, epoch: int, valid_loss: float | None) -> bool:
+        """Record an epoch; True if it is the new best."""
+        if valid_loss is not None and valid_loss < self.best_loss:
+            self.best_epoch, self.best_loss, self.bad_epochs = epoch, valid_loss, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict[str, float | int | None]:
+        return {"patience": self.patience, "best_epoch": self.best_epoch,
+                "best_loss": self.best_loss, "bad_epochs": self.bad_epochs}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> EarlyStopping:
+        return cls(**state)

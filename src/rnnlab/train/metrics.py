@@ -1,0 +1,112 @@
+"""Losses, accuracy and the per-epoch record.
+
+Binary models emit one logit per example (``(batch, 1)``, sigmoid → P(class 1)) and train
+with binary cross-entropy, as seed 002's ``Dense(1, sigmoid)`` + ``binary_crossentropy``;
+multi-class models emit ``(batch, classes)`` logits and train with softmax cross-entropy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.data import batch_tensors
+from rnnlab.train.data import EncodedSplit
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Metrics after ``epoch`` completed epochs; the keys of the experiment store's epochs.
+
+    ``train_*`` are averages over the epoch's batches as the weights changed (what Keras's
+    ``fit`` reports); ``valid_*`` and ``test_*`` evaluate the weights at the end of the epoch.
+    """
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    valid_loss: float | None
+    valid_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float  # wall time of the epoch, evaluation included
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpochMetrics:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown epoch metric(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def without_timing(self) -> dict[str, Any]:
+        """Everything but ``seconds``: what must match bit for bit between two runs."""
+        data = self.to_dict()
+        del data["seconds"]
+        return data
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean loss. logits ``(batch, 1)`` (binary) or ``(batch, classes)``; labels ``(batch,)``."""
+    if logits.shape[-1] == 1:
+        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), labels.to(logits.dtype))
+    return F.cross_entropy(logits, labels)
+
+
+def predicted_labels(logits: torch.Tensor) -> torch.Tensor:
+    """``(batch,)`` class ids: logit > 0 for binary (probability > 0.5), else argmax."""
+    if logits.shape[-1] == 1:
+        return (logits.squeeze(-1) > 0).long()
+    return logits.argmax(dim=-1)
+
+
+def correct_count(logits: torch.Tensor, labels: torch.Tensor) -> int:
+    return int((predicted_labels(logits) == labels).sum())
+
+
+def is_masked(model: nn.Module) -> bool:
+    """Whether ``model`` takes lengths (a :class:`SequenceClassifier` with ``masked=True``).
+
+    Only then may batches be trimmed to their longest sequence: an unmasked model reads the
+    padding, so it must see all of it, as Keras does with its fixed input width.
+    """
+    return bool(getattr(getattr(model, "config", None), "masked", False))
+
+
+def index_batches(count: int, batch_size: int) -> list[np.ndarray]:
+    """Index batches ``(batch,)`` covering ``range(count)`` in order, for evaluation."""
+    return [np.arange(start, min(start + batch_size, count), dtype=np.int64)
+            for start in range(0, count, batch_size)]
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: nn.Module, split: EncodedSplit, *, padding: str, batch_size: int = 256
+) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` on ``split``, in eval mode.
+
+    Batches are trimmed to their longest sequence only when the model is masked (see
+    :func:`is_masked`).
+    """
+    if len(split) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    trim = is_masked(model)
+    total_loss, correct = 0.0, 0
+    for index in index_batches(len(split), batch_size):
+        ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,
+                                             padding=padding, trim=trim)
+        logits = model(ids, lengths)
+        total_loss += float(classification_loss(logits, labels)) * len(index)
+        correct += correct_count(logits, labels)
+    model.train(was_training)
+    return total_loss / len(split), correct / len(split)
