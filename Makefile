@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The real corpora (IMDB, Brown) sit beside the repository on the team's machines.
+export RNNLAB_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: install compare demo test test-fast lint bench clean
 
