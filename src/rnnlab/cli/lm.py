@@ -1,0 +1,194 @@
+"""``rnnlab lm``: train and evaluate language models; seed 000's next-word demonstration.
+
+    rnnlab lm train --corpus brown --preset small --out runs/brown-small
+    rnnlab lm train --corpus brown --preset small --out runs/brown-small --resume
+    rnnlab lm eval runs/brown-small
+    rnnlab lm nextword --variant all                     # fixed, leaky, leaky-both
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from rnnlab.data import LMCorpus
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lm", help="language models: train/eval a TBPTT LSTM LM; seed 000's next-word model",
+        description="Stacked LSTM language models with Zaremba et al.'s presets, trained with "
+                    "truncated BPTT; and seed 000's bidirectional next-word model.",
+    )
+    commands = parser.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
+    _register_train(commands)
+    _register_eval(commands)
+    _register_nextword(commands)
+
+
+def _register_train(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="train an LSTM LM (checkpoint every epoch)")
+    train.add_argument("--corpus", required=True,
+                       help="'brown' (Bengio et al. 2003's split) or a folder with PTB-format "
+                            "train/valid/test files (ptb.train.txt ... or train.txt ...)")
+    train.add_argument("--preset", default="small", choices=("small", "medium", "large"),
+                       help="Zaremba et al. (2014) configuration (default: small)")
+    train.add_argument("--out", default=None,
+                       help="run directory (default: runs/lm-CORPUS-PRESET)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last checkpoint")
+    train.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    train.add_argument("--max-words", type=int, default=None,
+                       help="train on the first N tokens only (valid/test stay whole)")
+    train.add_argument("--batch-size", type=int, default=None, help="override the preset")
+    train.add_argument("--bptt", type=int, default=None, help="override the preset's steps")
+    train.add_argument("--eval-batch-size", type=int, default=10,
+                       help="streams when evaluating (default 10)")
+    train.add_argument("--cell", default="lstm",
+                       choices=("lstm", "peephole", "cifg", "layernorm"), help="LSTM cell")
+    train.add_argument("--tie-weights", action="store_true",
+                       help="share embedding and decoder weights")
+    train.add_argument("--seed", type=int, default=0, help="initial weights and dropout")
+    train.add_argument("--brown-path", default=None,
+                       help="Brown corpus folder or brown.tar.gz (default: $RNNLAB_DATA_DIR, "
+                            "the cache or ~/nltk_data)")
+    train.add_argument("--threads", type=int, default=None, help="torch threads")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(handler=run_train)
+
+
+def _register_eval(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("eval", help="valid and test perplexity of a trained run")
+    evaluate.add_argument("run_dir", help="a run directory written by `rnnlab lm train`")
+    evaluate.add_argument("--eval-batch-size", type=int, default=None,
+                          help="streams (default: the run's; 1 scores every token)")
+    evaluate.add_argument("--threads", type=int, default=None, help="torch threads")
+    evaluate.set_defaults(handler=run_eval)
+
+
+def _register_nextword(commands: argparse._SubParsersAction) -> None:
+    nextword = commands.add_parser(
+        "nextword", help="seed 000: bidirectional next-word model, leaky vs fixed",
+        description="Trains seed 000's bidirectional next-word model on IMDB text and reports "
+                    "next-word accuracy per direction; --variant both shows the go_backwards "
+                    "leak next to the fixed model.",
+    )
+    nextword.add_argument("--data", default="imdb-short", help="imdb-short (bundled) or imdb")
+    nextword.add_argument("--variant", default="both",
+                          choices=("fixed", "leaky", "leaky-both", "both", "all"),
+                          help="both: fixed and leaky; all: also leaky-both (LSTM2 unflipped)")
+    # defaults: NextWordConfig's (the run in benchmarks/RESULTS.md)
+    nextword.add_argument("--epochs", type=int, default=8)
+    nextword.add_argument("--vocab-size", type=int, default=5_000)
+    nextword.add_argument("--max-tokens", type=int, default=50, help="tokens kept per review")
+    nextword.add_argument("--max-reviews", type=int, default=None,
+                          help="train on the first N reviews only")
+    nextword.add_argument("--embedding-size", type=int, default=64)
+    nextword.add_argument("--hidden-size", type=int, default=128)
+    nextword.add_argument("--batch-size", type=int, default=16)
+    nextword.add_argument("--learning-rate", type=float, default=3e-3, help="Adam")
+    nextword.add_argument("--seed", type=int, default=0)
+    nextword.add_argument("--threads", type=int, default=None, help="torch threads")
+    nextword.add_argument("--output", default=None, help="also write the results as JSON")
+    nextword.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nextword.set_defaults(handler=run_nextword)
+
+
+# --- lm train / eval ---------------------------------------------------------------------------
+def load_corpus(spec: dict[str, Any]) -> LMCorpus:
+    """The LM corpus a spec names: ``{"corpus", "brown_path", "max_words"}``."""
+    from rnnlab.data import LMCorpus, load_brown_lm, read_ptb
+
+    if spec["corpus"] == "brown":
+        corpus = load_brown_lm(spec.get("brown_path"))
+    else:
+        corpus = read_ptb(spec["corpus"])
+    if spec.get("max_words") is not None:
+        if spec["max_words"] < 2:
+            raise ValueError(f"--max-words must be >= 2, got {spec['max_words']}")
+        corpus = LMCorpus(corpus.train[: spec["max_words"]], corpus.valid, corpus.test,
+                          corpus.vocab)
+    return corpus
+
+
+def _corpus_spec(args: argparse.Namespace) -> dict[str, Any]:
+    corpus = args.corpus if args.corpus == "brown" else str(Path(args.corpus).resolve())
+    brown_path = str(Path(args.brown_path).resolve()) if args.brown_path else None
+    return {"corpus": corpus, "brown_path": brown_path, "max_words": args.max_words}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rnnlab.models.lm_presets import get_preset
+    from rnnlab.train.lm_loop import LMTrainConfig
+    from rnnlab.train.lm_run import train_language_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "bptt": args.bptt}
+    preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
+    spec = _corpus_spec(args)
+    corpus = load_corpus(spec)
+    print(f"corpus {args.corpus}: {corpus.summary()}")
+    model_config = preset.model_config(len(corpus.vocab), cell=args.cell,
+                                       tie_weights=args.tie_weights)
+    train_config = LMTrainConfig.from_preset(preset, eval_batch_size=args.eval_batch_size,
+                                             seed=args.seed)
+    name = "brown" if args.corpus == "brown" else Path(args.corpus).name
+    run_dir = Path(args.out or f"runs/lm-{name}-{preset.name}")
+    result = train_language_model(corpus, model_config, train_config, run_dir,
+                                  corpus_spec=spec, resume=args.resume,
+                                  progress=not args.no_progress)
+    print(f"run: {run_dir}  valid ppl {result.valid.perplexity:.2f}  "
+          f"test ppl {result.test.perplexity:.2f}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rnnlab.train.lm_run import load_run, score_splits
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = load_run(args.run_dir)
+    corpus = load_corpus(run.corpus_spec)
+    if tuple(corpus.vocab.tokens) != run.vocab_tokens:
+        raise ValueError(f"the corpus {run.corpus_spec['corpus']!r} no longer gives the run's "
+                         "vocabulary; it changed since training")
+    batch = args.eval_batch_size or run.train_config.eval_batch_size
+    valid, test = score_splits(run.model, corpus, batch, run.train_config.bptt)
+    epochs = len(run.history)
+    print(f"{args.run_dir}: {epochs} epoch(s); eval batch {batch}")
+    print(f"valid perplexity {valid.perplexity:.2f}  ({valid.tokens:,} tokens)")
+    print(f"test perplexity  {test.perplexity:.2f}  ({test.tokens:,} tokens)")
+    return 0
+
+
+# --- lm nextword -------------------------------------------------------------------------------
+def run_nextword(args: argparse.Namespace) -> int:
+    from rnnlab.train.lm_nextword import NextWordConfig, compare_next_word
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = NextWordConfig(
+        data=args.data, epochs=args.epochs, vocab_size=args.vocab_size,
+        max_tokens=args.max_tokens, max_reviews=args.max_reviews,
+        embedding_size=args.embedding_size, hidden_size=args.hidden_size,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+    )  # fmt: skip
+    variants = {"both": ("fixed", "leaky"), "all": ("fixed", "leaky", "leaky-both")}.get(
+        args.variant, (args.variant,))
+    results = compare_next_word(config, variants, progress=not args.no_progress, log=print)
+    print("\n| variant | epoch | forward acc | backward acc |\n|---|---|---|---|")
+    for variant, history in results.items():
+        for row in history:
+            print(f"| {variant} | {row['epoch']} | {row['forward_accuracy']:.2%} | "
+                  f"{row['backward_accuracy']:.2%} |")
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2))
+    return 0

@@ -1,0 +1,169 @@
+"""Seed 000's bidirectional next-word model, and its ``go_backwards`` leak on request.
+
+Two stacks share the embedding and the softmax layer. The forward stack reads left to right
+and predicts token t+1 at position t; the backward stack reads right to left and predicts
+token t−1 at position t. Each stack is::
+
+    embedding ──┬─ LSTM1 ─┐
+                └─ dense ─+─ LSTM2 ─ shared softmax
+
+The backward LSTMs run Keras-style (``go_backwards=True``): they return outputs in
+*processing* order, so row s belongs to input position T−1−s. They must be put back in input
+order (``flip_time``) before anything position-wise touches them. Tokens A B C D, an identity
+"LSTM" for illustration (seed 000's figures)::
+
+    input order               A    B    C    D
+    LSTM1 processing order    D    C    B    A      (row 0 read D first)
+    fixed:  flip, then add    A+A  B+B  C+C  D+D    position t sees tokens ≥ t only
+    leaky:  add as returned   A+D  B+C  C+B  D+A    position 2 must predict B, and B is in
+                                                    its own input: tokens < t leak in
+
+``leaky=True`` reproduces the seed's bug (LSTM1's backward output added unflipped); it exists
+to demonstrate the leak and to test the leak audit, never to be trained for real use. LSTM2's
+output is still flipped back, so the returned logits are in input order and position t has
+to dig token t−1 out of LSTM1's memory at a lag of |2t − T| steps: learnable, but slowly.
+
+``leaky_lstm2=True`` (with ``leaky``) also leaves LSTM2's output in processing order, as the
+seed's code did (its fix flipped "the outputs of both LSTM layers"). Then the output reported
+at position t is LSTM2's step after reading row T−1−t, whose input one step earlier held
+LSTM1's state right after reading token t−1, the target: a lag-1 copy, which is why the seed
+saw ~100 % "accuracy" (a random-token sequence is "predicted" perfectly within ~100 steps).
+
+With ``lengths`` (post padding), the backward stack starts at each sequence's last real token;
+outputs at padded positions are meaningless and must be masked by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnlab.core import LSTM, flip_time
+from rnnlab.core.padding import LengthsLike
+
+
+@dataclass(frozen=True)
+class BidirectionalLMConfig:
+    """Sizes of seed 000's model (it used Keras defaults; these are small and CPU-friendly)."""
+
+    vocab_size: int  # embedding rows and softmax classes
+    embedding_size: int = 64  # word vectors (the seed used pretrained 300-d ones)
+    hidden_size: int = 128  # units of every LSTM and of the skip dense layer
+    cell: str = "lstm"  # any rnnlab LSTM cell
+    dropout: float = 0.0  # on the embedding and before the softmax (non-recurrent only)
+    leaky: bool = False  # reproduce seed 000's bug: LSTM1 backward output left unflipped
+    leaky_lstm2: bool = False  # with leaky: LSTM2's backward output unflipped too (see module)
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.leaky_lstm2 and not self.leaky:
+            raise ValueError("leaky_lstm2=True needs leaky=True (it extends the seed's bug)")
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """One direction's layer outputs in input order: each ``(batch, time, hidden)``."""
+
+    layer1: torch.Tensor
+    layer2: torch.Tensor
+
+
+class DirectionStack(nn.Module):
+    """LSTM1 → dense(embedding) + LSTM1 output → LSTM2, reading in one direction."""
+
+    def __init__(self, config: BidirectionalLMConfig, backward: bool) -> None:
+        super().__init__()
+        self.backward = backward
+        self.leaky = backward and config.leaky
+        self.leaky_lstm2 = backward and config.leaky_lstm2
+        size = config.hidden_size
+        self.lstm1 = LSTM(config.embedding_size, size, batch_first=True, cell=config.cell,
+                          go_backwards=backward)
+        self.skip = nn.Linear(config.embedding_size, size)
+        self.lstm2 = LSTM(size, size, batch_first=True, cell=config.cell, go_backwards=backward)
+
+    def _input_order(self, processed: torch.Tensor) -> torch.Tensor:
+        return flip_time(processed, batch_first=True) if self.backward else processed
+
+    def forward(
+        self, embedded: torch.Tensor, lengths: LengthsLike | None = None
+    ) -> StackOutputs:
+        """embedded ``(batch, time, embedding)`` → layer outputs in input order."""
+        raw1 = self.lstm1(embedded, lengths=lengths).output  # processing order if backward
+        layer1 = self._input_order(raw1)
+        # The seed's bug: the processing-order output is added position by position to the
+        # input-order embedding, so row t carries what LSTM1 read from the far end.
+        added = raw1 if self.leaky else layer1
+        raw2 = self.lstm2(self.skip(embedded) + added, lengths=lengths).output
+        layer2 = raw2 if self.leaky_lstm2 else self._input_order(raw2)
+        return StackOutputs(layer1, layer2)
+
+
+@dataclass(frozen=True)
+class BiLMFeatures:
+    """ELMo-style features, input order: ``embedding (batch, time, embedding)``,
+    ``layer1`` and ``layer2`` ``(batch, time, 2*hidden)`` (forward ⊕ backward)."""
+
+    embedding: torch.Tensor
+    layer1: torch.Tensor
+    layer2: torch.Tensor
+
+    def concat(self) -> torch.Tensor:
+        """All three side by side: ``(batch, time, embedding + 4*hidden)``."""
+        return torch.cat([self.embedding, self.layer1, self.layer2], dim=-1)
+
+
+class BidirectionalLM(nn.Module):
+    """Seed 000's model: ``model(ids)`` → ``{"forward": logits, "backward": logits}``.
+
+    ids ``(batch, time)``; each logits tensor ``(batch, time, vocab)`` in input order.
+    ``forward[:, t]`` predicts ``ids[:, t+1]`` from tokens ≤ t; ``backward[:, t]`` predicts
+    ``ids[:, t-1]`` from tokens ≥ t (unless ``leaky``).
+
+    >>> model = BidirectionalLM(BidirectionalLMConfig(vocab_size=11, embedding_size=5,
+    ...                                               hidden_size=6))
+    >>> {k: tuple(v.shape) for k, v in model(torch.zeros(3, 4, dtype=torch.long)).items()}
+    {'forward': (3, 4, 11), 'backward': (3, 4, 11)}
+    """
+
+    def __init__(self, config: BidirectionalLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.forward_stack = DirectionStack(config, backward=False)
+        self.backward_stack = DirectionStack(config, backward=True)
+        self.softmax_layer = nn.Linear(config.hidden_size, config.vocab_size)  # shared
+
+    def _stacks(
+        self, ids: torch.Tensor, lengths: LengthsLike | None
+    ) -> tuple[torch.Tensor, StackOutputs, StackOutputs]:
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
+        embedded = self.embedding(ids)
+        dropped = self.dropout(embedded)
+        return embedded, self.forward_stack(dropped, lengths), self.backward_stack(dropped, lengths)
+
+    def forward(
+        self, ids: torch.Tensor, lengths: LengthsLike | None = None
+    ) -> dict[str, torch.Tensor]:
+        """ids ``(batch, time)``, optional ``lengths (batch,)`` (post padding) → logits."""
+        _, forward, backward = self._stacks(ids, lengths)
+        return {
+            "forward": self.softmax_layer(self.dropout(forward.layer2)),
+            "backward": self.softmax_layer(self.dropout(backward.layer2)),
+        }
+
+    def features(self, ids: torch.Tensor, lengths: LengthsLike | None = None) -> BiLMFeatures:
+        """ELMo-style features of ``ids (batch, time)`` for a downstream model."""
+        embedded, forward, backward = self._stacks(ids, lengths)
+        return BiLMFeatures(
+            embedding=embedded,
+            layer1=torch.cat([forward.layer1, backward.layer1], dim=-1),
+            layer2=torch.cat([forward.layer2, backward.layer2], dim=-1),
+        )

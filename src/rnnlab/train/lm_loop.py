@@ -1,0 +1,194 @@
+"""Training a language model with truncated BPTT: epochs, lr schedule, clipping, evaluation.
+
+One epoch walks the windows of :class:`~rnnlab.data.tbptt.TBPTTBatches` in order, carrying
+the LSTM state from window to window and detaching it (gradients flow back at most ``bptt``
+steps). The loss is Zaremba et al.'s: token NLL summed over the window's steps and averaged
+over the batch (``mean NLL × time``), the scale their learning rate of 1 and clip norms of
+5/10 were tuned for (pytorch/examples averages over time too and so needs lr 20). Perplexity
+is ``exp(mean token NLL)`` over every predicted token of a split.
+
+A run directory holds ``checkpoint.pt`` (rewritten atomically after every epoch: weights,
+optimizer, configs, vocabulary, history, RNG state) and ``history.json``; see
+:mod:`rnnlab.train.lm_run` for resuming and evaluating.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from rnnlab.data.tbptt import TBPTTBatches, detach_state
+from rnnlab.models.language_model import LanguageModel, perplexity, token_nll
+from rnnlab.models.lm_presets import LMPreset
+
+
+@dataclass(frozen=True)
+class LMTrainConfig:
+    """How a language model is trained; the defaults are Zaremba et al.'s small model."""
+
+    batch_size: int = 20  # parallel streams (Zaremba: 20)
+    bptt: int = 20  # steps per window (small 20, medium/large 35)
+    learning_rate: float = 1.0  # plain SGD
+    lr_decay: float = 0.5  # lr *= lr_decay every epoch after decay_after
+    decay_after: int = 4  # epochs at the initial learning rate
+    max_grad_norm: float = 5.0  # global gradient-norm clip
+    epochs: int = 13  # total epochs
+    eval_batch_size: int = 10  # streams when evaluating (pytorch/examples: 10)
+    seed: int = 0  # initial weights and dropout masks
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "bptt", "epochs", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            raise ValueError(
+                f"learning_rate and max_grad_norm must be > 0, got {self.learning_rate} "
+                f"and {self.max_grad_norm}"
+            )
+
+    @classmethod
+    def from_preset(cls, preset: LMPreset, **overrides: object) -> LMTrainConfig:
+        """The training half of a preset (see :mod:`rnnlab.models.lm_presets`)."""
+        fields = {
+            "batch_size": preset.batch_size,
+            "bptt": preset.bptt,
+            "learning_rate": preset.learning_rate,
+            "lr_decay": preset.lr_decay,
+            "decay_after": preset.decay_after,
+            "max_grad_norm": preset.max_grad_norm,
+            "epochs": preset.epochs,
+        }
+        return replace(cls(), **{**fields, **overrides})  # type: ignore[arg-type]
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """``learning_rate * lr_decay ** max(epoch - decay_after, 0)``, ``epoch`` from 1."""
+        return self.learning_rate * self.lr_decay ** max(epoch - self.decay_after, 0)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SplitScore:
+    """Summed NLL (nats) over ``tokens`` predicted tokens; ``perplexity`` = exp(mean)."""
+
+    total_nll: float
+    tokens: int
+
+    @property
+    def mean_nll(self) -> float:
+        return self.total_nll / self.tokens
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity(self.total_nll, self.tokens)
+
+
+WindowHook = Callable[[int, tuple, tuple], None]
+
+
+def train_epoch(
+    model: LanguageModel,
+    batches: TBPTTBatches,
+    optimizer: torch.optim.Optimizer,
+    max_grad_norm: float,
+    *,
+    progress: bool = False,
+    description: str = "train",
+    on_window: WindowHook | None = None,
+) -> SplitScore:
+    """One pass over ``batches`` in order, the state carried and detached between windows.
+
+    ``on_window(index, initial_state, final_state)`` is called after each window (tests use
+    it to see the state hand-over). Returns the training NLL (with dropout active).
+    """
+    model.train()
+    state = model.init_state(batches.batch)
+    total, tokens = 0.0, 0
+    bar = tqdm(batches, desc=description, disable=not progress, leave=False, unit="win")
+    for index, (inputs, targets) in enumerate(bar):
+        initial = state
+        step = model.run(inputs, initial)
+        mean_nll = token_nll(step.logits, targets)
+        optimizer.zero_grad(set_to_none=True)
+        # Zaremba's scale: summed over the window's steps, averaged over the batch.
+        (mean_nll * targets.shape[1]).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        state = detach_state(step.state)
+        if on_window is not None:
+            on_window(index, initial, state)
+        total += float(mean_nll.detach()) * targets.numel()
+        tokens += targets.numel()
+        if index % 20 == 0:
+            bar.set_postfix(ppl=f"{math.exp(min(total / tokens, 50.0)):.1f}")
+    return SplitScore(total, tokens)
+
+
+@torch.no_grad()
+def evaluate(
+    model: LanguageModel, ids: torch.Tensor, batch_size: int, bptt: int, *, progress: bool = False
+) -> SplitScore:
+    """Summed NLL of a 1-D id stream: ``batch_size`` streams, state carried, no dropout."""
+    was_training = model.training
+    model.eval()
+    batches = TBPTTBatches.from_ids(ids, batch_size, bptt)
+    state = model.init_state(batches.batch)
+    total, tokens = 0.0, 0
+    for inputs, targets in tqdm(batches, desc="eval", disable=not progress, leave=False):
+        step = model.run(inputs, state)
+        state = step.state
+        total += float(token_nll(step.logits, targets)) * targets.numel()
+        tokens += targets.numel()
+    model.train(was_training)
+    return SplitScore(total, tokens)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One line of a run's history."""
+
+    epoch: int
+    learning_rate: float
+    train_perplexity: float
+    valid_perplexity: float
+    seconds: float  # wall time of training and validation
+    train_tokens: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def run_epoch(
+    model: LanguageModel,
+    train_batches: TBPTTBatches,
+    valid_ids: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    config: LMTrainConfig,
+    epoch: int,
+    *,
+    progress: bool = False,
+) -> EpochRecord:
+    """Set the epoch's learning rate, train one epoch, evaluate on valid."""
+    start = time.perf_counter()
+    learning_rate = config.learning_rate_at(epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+    train = train_epoch(
+        model, train_batches, optimizer, config.max_grad_norm,
+        progress=progress, description=f"epoch {epoch}/{config.epochs}",
+    )  # fmt: skip
+    valid = evaluate(model, valid_ids, config.eval_batch_size, config.bptt, progress=progress)
+    return EpochRecord(
+        epoch=epoch,
+        learning_rate=learning_rate,
+        train_perplexity=train.perplexity,
+        valid_perplexity=valid.perplexity,
+        seconds=time.perf_counter() - start,
+        train_tokens=train.tokens,
+    )
