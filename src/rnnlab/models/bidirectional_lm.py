@@ -18,16 +18,16 @@ order (``flip_time``) before anything position-wise touches them. Tokens A B C D
     leaky:  add as returned   A+D  B+C  C+B  D+A    position 2 must predict B, and B is in
                                                     its own input: tokens < t leak in
 
-``leaky=True`` reproduces the seed's bug (LSTM1's backward output added unflipped); it exists
-to demonstrate the leak and to test the leak audit, never to be trained for real use. LSTM2's
-output is still flipped back, so the returned logits are in input order and position t has
-to dig token t−1 out of LSTM1's memory at a lag of |2t − T| steps: learnable, but slowly.
+``leaky=True`` reproduces the seed's bug: both backward LSTMs' outputs are used as returned,
+in processing order (the seed's fix flipped "the outputs of both LSTM layers"). The output
+reported at position t is then LSTM2's step after reading row T−1−t, whose input one step
+earlier held LSTM1's state right after reading token t−1, the target: a lag-1 copy, which is
+why the seed saw ~100 % "accuracy" (random tokens are "predicted" perfectly within ~100 steps).
+It exists to demonstrate the leak and to test the leak audit, never for real use.
 
-``leaky_lstm2=True`` (with ``leaky``) also leaves LSTM2's output in processing order, as the
-seed's code did (its fix flipped "the outputs of both LSTM layers"). Then the output reported
-at position t is LSTM2's step after reading row T−1−t, whose input one step earlier held
-LSTM1's state right after reading token t−1, the target: a lag-1 copy, which is why the seed
-saw ~100 % "accuracy" (a random-token sequence is "predicted" perfectly within ~100 steps).
+``leaky_lstm1_only=True`` is the smaller half of that bug: only LSTM1's output is added
+unflipped; LSTM2's output is flipped back, so the logits are in input order and position t has
+to dig token t−1 out of LSTM1's memory at a lag of |2t − T| steps: learnable, but slowly.
 
 With ``lengths`` (post padding), the backward stack starts at each sequence's last real token;
 outputs at padded positions are meaningless and must be masked by the caller.
@@ -53,16 +53,17 @@ class BidirectionalLMConfig:
     hidden_size: int = 128  # units of every LSTM and of the skip dense layer
     cell: str = "lstm"  # any rnnlab LSTM cell
     dropout: float = 0.0  # on the embedding and before the softmax (non-recurrent only)
-    leaky: bool = False  # reproduce seed 000's bug: LSTM1 backward output left unflipped
-    leaky_lstm2: bool = False  # with leaky: LSTM2's backward output unflipped too (see module)
+    leaky: bool = False  # reproduce seed 000's bug: both backward outputs left unflipped
+    leaky_lstm1_only: bool = False  # half the bug: only LSTM1's output unflipped (see module)
 
     def __post_init__(self) -> None:
         if self.vocab_size < 2:
             raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.leaky_lstm2 and not self.leaky:
-            raise ValueError("leaky_lstm2=True needs leaky=True (it extends the seed's bug)")
+        if self.leaky and self.leaky_lstm1_only:
+            raise ValueError("choose leaky=True (the seed's whole bug) or leaky_lstm1_only=True "
+                             "(its LSTM1 half), not both")
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ class DirectionStack(nn.Module):
     def __init__(self, config: BidirectionalLMConfig, backward: bool) -> None:
         super().__init__()
         self.backward = backward
-        self.leaky = backward and config.leaky
-        self.leaky_lstm2 = backward and config.leaky_lstm2
+        self.unflipped_lstm1 = backward and (config.leaky or config.leaky_lstm1_only)
+        self.unflipped_lstm2 = backward and config.leaky
         size = config.hidden_size
         self.lstm1 = LSTM(config.embedding_size, size, batch_first=True, cell=config.cell,
                           go_backwards=backward)
@@ -98,9 +99,9 @@ class DirectionStack(nn.Module):
         layer1 = self._input_order(raw1)
         # The seed's bug: the processing-order output is added position by position to the
         # input-order embedding, so row t carries what LSTM1 read from the far end.
-        added = raw1 if self.leaky else layer1
+        added = raw1 if self.unflipped_lstm1 else layer1
         raw2 = self.lstm2(self.skip(embedded) + added, lengths=lengths).output
-        layer2 = raw2 if self.leaky_lstm2 else self._input_order(raw2)
+        layer2 = raw2 if self.unflipped_lstm2 else self._input_order(raw2)
         return StackOutputs(layer1, layer2)
 
 
@@ -123,7 +124,7 @@ class BidirectionalLM(nn.Module):
 
     ids ``(batch, time)``; each logits tensor ``(batch, time, vocab)`` in input order.
     ``forward[:, t]`` predicts ``ids[:, t+1]`` from tokens ≤ t; ``backward[:, t]`` predicts
-    ``ids[:, t-1]`` from tokens ≥ t (unless ``leaky``).
+    ``ids[:, t-1]`` from tokens ≥ t (unless ``leaky`` or ``leaky_lstm1_only``).
 
     >>> model = BidirectionalLM(BidirectionalLMConfig(vocab_size=11, embedding_size=5,
     ...                                               hidden_size=6))

@@ -29,13 +29,13 @@ from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfi
 
 BOS_TOKEN = "<s>"
 END_TOKEN = "</s>"
-# Model flags of each variant: "leaky" is LSTM1's unflipped output (issue 6's reading of the
-# seed, also the leak audit's test model); "leaky-both" leaves LSTM2's output unflipped as
-# well, as the seed's code did (its fix flipped "the outputs of both LSTM layers").
+# Model flags of each variant: "leaky" is the seed's bug (both backward LSTM outputs used
+# unflipped; its fix flipped "the outputs of both LSTM layers"); "leaky-lstm1" leaves only
+# LSTM1's output unflipped, a slower-to-exploit half of the same bug.
 VARIANTS: dict[str, dict[str, bool]] = {
     "fixed": {},
     "leaky": {"leaky": True},
-    "leaky-both": {"leaky": True, "leaky_lstm2": True},
+    "leaky-lstm1": {"leaky_lstm1_only": True},
 }
 
 
