@@ -82,8 +82,8 @@ def _register_nextword(commands: argparse._SubParsersAction) -> None:
     nextword.add_argument("--data", default="imdb-short", help="imdb-short (bundled) or imdb")
     nextword.add_argument("--variant", default="both",
                           choices=("fixed", "leaky", "leaky-lstm1", "both", "all"),
-                          help="leaky: the seed's bug; both: fixed and leaky; all: also leaky-lstm1 "
-                               "(only LSTM1's output unflipped)")
+                          help="leaky: the seed's bug; both: fixed and leaky; "
+                               "all: also leaky-lstm1 (only LSTM1's output unflipped)")
     # defaults: NextWordConfig's (the run in benchmarks/RESULTS.md)
     nextword.add_argument("--epochs", type=int, default=8)
     nextword.add_argument("--vocab-size", type=int, default=5_000)
