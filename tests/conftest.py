@@ -1,7 +1,18 @@
 """Suite-wide settings."""
 
+import pytest
 import torch
 
-# The suite runs many tiny models: one thread avoids OpenMP spin-up costs and, on a shared
-# 2-core machine, oversubscription (measured up to 400x slower for tiny tests).
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test runs on one torch thread, restored afterwards.
+
+    The suite runs many tiny models: intra-op threads only add synchronisation, and on a
+    busy 2-core machine oversubscribed OpenMP threads spin (measured 20-400x slower). Tests
+    that exercise ``--threads`` may change it; the next test starts from one again.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -19,17 +19,6 @@ TINY = ["--vocab-size", "300", "--maxlen", "20", "--embedding", "5", "--hidden",
         "--dense", "7", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy machine oversubscribed
-    # OpenMP threads spin; one thread keeps these tests fast (and the numbers comparable
-    # with the one-thread subprocess of the kill test).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "x"

@@ -14,16 +14,6 @@ from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfi
 VOCAB, EMB, HIDDEN, BATCH, TIME = 13, 5, 6, 3, 7
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, which on a busy 2-core
-    # machine makes these tests about 20x slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_model(leaky: bool = False, cell: str = "lstm", leaky_lstm1_only: bool = False):
     torch.manual_seed(0)
     config = BidirectionalLMConfig(vocab_size=VOCAB, embedding_size=EMB, hidden_size=HIDDEN,

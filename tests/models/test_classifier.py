@@ -18,17 +18,6 @@ BATCH, TIME, VOCAB, EMBED, HIDDEN, DENSE = 3, 9, 50, 5, 6, 7
 TINY = {"vocab_size": VOCAB, "embedding_size": EMBED, "hidden_size": HIDDEN, "dense_size": DENSE}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy machine oversubscribed
-    # OpenMP threads spin; one thread keeps these tests fast (and the numbers comparable
-    # with the one-thread subprocess of the kill test).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def tiny(name: str, **overrides) -> SequenceClassifier:
     return SequenceClassifier(ClassifierConfig.from_arrangement(name, **{**TINY, **overrides}),
                               seed=0)

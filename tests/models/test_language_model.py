@@ -19,16 +19,6 @@ from rnnlab.models.lm_presets import LARGE, MEDIUM, PRESETS, SMALL, get_preset
 VOCAB, HIDDEN, EMB, BATCH, TIME = 11, 6, 5, 3, 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, which on a busy 2-core
-    # machine makes these tests about 20x slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_model(**overrides) -> LanguageModel:
     torch.manual_seed(0)
     config = LanguageModelConfig(vocab_size=VOCAB, hidden_size=HIDDEN, **overrides)

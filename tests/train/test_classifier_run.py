@@ -31,17 +31,6 @@ from tests.train.helpers import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy machine oversubscribed
-    # OpenMP threads spin; one thread keeps these tests fast (and the numbers comparable
-    # with the one-thread subprocess of the kill test).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def metrics_without_timing(result):
     return [m.without_timing() for m in result.history]
 

@@ -19,16 +19,6 @@ from rnnlab.train.lm_run import load_run, train_language_model
 VOCAB, HIDDEN = 7, 6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, which on a busy 2-core
-    # machine makes these tests about 20x slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_model(**overrides) -> LanguageModel:
     torch.manual_seed(0)
     return LanguageModel(LanguageModelConfig(vocab_size=VOCAB, hidden_size=HIDDEN, **overrides))

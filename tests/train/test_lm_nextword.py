@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
@@ -16,16 +15,6 @@ from rnnlab.train.lm_nextword import (
     next_word_vocab,
     train_next_word,
 )
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, which on a busy 2-core
-    # machine makes these tests about 20x slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_reviews_become_bos_words_eos_post_padded():

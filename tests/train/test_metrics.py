@@ -16,16 +16,6 @@ from rnnlab.train.progress import progress_enabled
 from tests.train.helpers import synthetic_data, tiny_config
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy machine oversubscribed
-    # OpenMP threads spin; one thread keeps these tests fast.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_binary_loss_is_binary_cross_entropy_of_the_sigmoid():
     logits, labels = torch.tensor([[0.0], [2.0], [-1.0]]), torch.tensor([1, 0, 0])
     p = torch.sigmoid(logits[:, 0])
