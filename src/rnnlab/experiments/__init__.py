@@ -6,10 +6,7 @@
 Names load on first use: the store and the report work without importing torch.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from rnnlab._lazy import attach
 
 _EXPORTS = {
     "ResultStore": "rnnlab.experiments.store",
@@ -22,12 +19,4 @@ _EXPORTS = {
     "StudyOutcome": "rnnlab.experiments.runner",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rnnlab.experiments' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -8,10 +8,7 @@ Names are imported on first use, so that the pure parts (``rnnlab.models.arrange
 load without torch, for the result store and the report.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from rnnlab._lazy import attach
 
 _EXPORTS = {
     "SEED_ARRANGEMENTS": "rnnlab.models.arrangements",
@@ -26,16 +23,4 @@ _EXPORTS = {
     "pool_states": "rnnlab.models.pooling",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rnnlab.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
