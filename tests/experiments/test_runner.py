@@ -115,6 +115,8 @@ def test_sigkill_then_resume_ends_with_the_rows_of_an_uninterrupted_study(tiny_s
     killed_dir = tmp_path / "killed"
     command = [sys.executable, "-m", "rnnlab", "compare", "--study", str(study_file),
                "--out", str(killed_dir), "--no-progress"]
+    # The CLI's default runs one worker process per core: killing the parent must take the
+    # workers down too (else they would train on and hold their runs).
     for wait_for_epochs in (2, 7):  # kill twice, at different points
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
@@ -146,7 +148,7 @@ def test_parallel_workers_train_every_run_exactly_once(tiny_study, tmp_path):
 def test_cli_compare_then_report(tiny_study, tmp_path, capsys):
     study_file = _write_study_file(tiny_study.replace(runs=1, epochs=1), tmp_path / "s.json")
     assert main(["compare", "--study", str(study_file), "--out", str(tmp_path / "o"),
-                 "--no-progress"]) == 0
+                 "--no-progress", "--jobs", "1"]) == 0
     assert "report:" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "o"), "--out", str(tmp_path / "r")]) == 0
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")

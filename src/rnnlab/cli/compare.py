@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "instead of a profile")
     compare.add_argument("--out", metavar="DIR",
                          help="study directory (default: studies/<study name>)")
-    compare.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    compare.add_argument("--jobs", type=int, default=None,
+                         help="parallel worker processes, torch threads split between them "
+                              "(default: one per CPU core)")
     compare.add_argument("--runs", type=int, help="override the number of runs")
     compare.add_argument("--epochs", type=int, help="override the epochs per run")
     compare.add_argument("--data", help="override the dataset (a name or a path)")
@@ -66,8 +68,9 @@ def run_compare(args: argparse.Namespace) -> int:
     study_dir = Path(args.out or Path("studies") / study.name)
     total = len(study.arrangements) + len(study.masked_arrangements)
     print(f"study {study.name!r}: {total} arrangement conditions × {study.runs} runs × "
-          f"{study.epochs} epochs on {study.dataset} → {study_dir}")
-    outcome = run_study(study, study_dir, jobs=args.jobs, progress=not args.no_progress)
+          f"{study.epochs} epochs on {study.dataset} → {study_dir}", flush=True)
+    jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
+    outcome = run_study(study, study_dir, jobs=jobs, progress=not args.no_progress)
     counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
                        if count)
     print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")

@@ -105,11 +105,32 @@ def _checkpoint_epochs(out_dir: Path) -> int:
     return int(load_checkpoint(checkpoint).get("epoch", 0))
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker die when the parent does, even by SIGKILL (Linux prctl).
+
+    Otherwise a killed ``compare`` would leave workers training on; the store would then
+    see their runs as alive and not hand them to the next ``compare``.
+    """
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the claim loop checks the parent instead
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, worker: str,
-         threads: int | None) -> int:
+         threads: int | None, parent_pid: int | None = None) -> int:
     """A worker: claim, train, record, until nothing is pending. Returns runs trained."""
     import torch
 
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     if threads:
         torch.set_num_threads(threads)
     study = study_from_dict(study_dict)
@@ -117,7 +138,8 @@ def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wor
     study_id = store.study(study_name).id
     data = None
     trained = 0
-    while (run := store.claim_next_run(study_id, worker)) is not None:
+    while (parent_pid is None or os.getppid() == parent_pid) and (
+            run := store.claim_next_run(study_id, worker)) is not None:
         data = data if data is not None else prepare_data(study)
         train_one_run(store, run, data, Path(study_dir))
         trained += 1
@@ -177,7 +199,8 @@ def _run_workers(store_path: Path, study: StudyConfig, study_dir: Path, jobs: in
     context = multiprocessing.get_context("spawn")  # fork + torch threads is unsafe
     processes = [
         context.Process(target=work, args=(str(store_path), study.name, study.to_dict(),
-                                           str(study_dir), f"worker-{index}", threads))
+                                           str(study_dir), f"worker-{index}", threads,
+                                           os.getpid()))
         for index in range(jobs)
     ]
     for process in processes:
