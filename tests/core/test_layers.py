@@ -181,3 +181,30 @@ def test_same_seed_gives_bitwise_identical_outputs():
         layer = rnnlab.LSTM(INPUT, HIDDEN, 2, bidirectional=True, dropout=0.3, cell="peephole")
         return layer(torch.randn(TIME, BATCH, INPUT), lengths=[4, 1, 3]).output
     assert torch.equal(run(), run())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_lengths_path_matches_packed_torch_at_a_realistic_float32_size(kind):
+    # Big enough for torch's oneDNN kernel to take over the unpacked runs.
+    torch_cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
+    ours_cls = rnnlab.LSTM if kind == "lstm" else rnnlab.GRU
+    reference = torch_cls(16, 32, 2, batch_first=True, bidirectional=True)
+    ours = ours_cls(16, 32, 2, batch_first=True, bidirectional=True)
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(8, 30, 16)
+    lengths = torch.randint(1, 31, (8,), generator=torch.Generator().manual_seed(3))
+    result = ours(x, lengths=lengths, padding="pre")
+    want_out, want_state = torch_oracle(reference, x, lengths.tolist(), "pre", True)
+    torch.testing.assert_close(result.output, want_out, atol=1e-5, rtol=0)
+    for got, want in zip(_states(result.state), _states(want_state)):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+def test_cell_state_read_after_an_optimiser_step_is_the_forward_time_one():
+    layer = rnnlab.LSTM(INPUT, HIDDEN, 2, bidirectional=True, batch_first=True).double()
+    x = torch.randn(BATCH, TIME, INPUT, dtype=torch.float64)
+    expected = layer(x, lengths=[4, 2, 3]).c_n.detach().clone()
+    result = layer(x, lengths=[4, 2, 3])
+    result.output.sum().backward()
+    torch.optim.SGD(layer.parameters(), lr=1.0).step()  # weights change in place
+    torch.testing.assert_close(result.c_n, expected, atol=1e-12, rtol=0)

@@ -16,7 +16,7 @@ How a bidirectional layer lines up with post padding (lengths [3], time 5)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
@@ -29,6 +29,7 @@ from rnnlab.core.output import RecurrentOutput
 from rnnlab.core.param_names import flat_to_cell_names, rename_to_cells, rename_to_flat
 from rnnlab.core.registry import GRU_CELLS, LSTM_CELLS, RNN_CELLS, CellFactory, build_cell
 from rnnlab.core.scan import scan, scan_reversed
+from rnnlab.core.unpacked import run_unpacked
 from rnnlab.core.validation import check_initial_state, check_input, check_layer_args
 
 InitialState = torch.Tensor | Sequence[torch.Tensor] | None
@@ -173,7 +174,7 @@ class Recurrent(nn.Module):
             run_padding = "pre" if padding == "post" else "post"
         if lengths_t is not None and run_padding == "pre":
             x = pad.pre_to_post(x, lengths_t)
-        outputs, finals = self._run(x, states, lengths_t)
+        outputs, h_n, other_states = self._run(x, states, lengths_t)
         if (self.go_backwards and lengths_t is not None and run_padding == "post"
                 and not self.zero_output_for_mask):
             # Padding trails in processing order here; leading padding (the other case) keeps
@@ -183,24 +184,35 @@ class Recurrent(nn.Module):
             outputs = pad.post_to_pre(outputs, lengths_t)
 
         if unbatched:
-            outputs, finals = outputs.squeeze(0), tuple(f.squeeze(1) for f in finals)
+            outputs, h_n = outputs.squeeze(0), h_n.squeeze(1)
+            other_states = _squeeze_batch(other_states)
         elif not self.batch_first:
             outputs = outputs.transpose(0, 1)
         return RecurrentOutput(
-            output=outputs, final_states=finals, lengths=lengths_t, padding=padding,
-            batch_first=self.batch_first or unbatched, num_layers=self.num_layers,
-            num_directions=self.num_directions, go_backwards=self.go_backwards,
-            is_lstm_state=len(finals) == 2,
+            output=outputs, h_n=h_n, other_states=other_states, lengths=lengths_t,
+            padding=padding, batch_first=self.batch_first or unbatched,
+            num_layers=self.num_layers, num_directions=self.num_directions,
+            go_backwards=self.go_backwards,
         )
 
     def _run(
         self, x: torch.Tensor, states: tuple[torch.Tensor, ...], lengths: torch.Tensor | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """``x (batch, time, input)`` post-padded → outputs and final states (torch layout)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple | Callable[[], tuple]]:
+        """``x (batch, time, input)`` post-padded → outputs, ``h_n`` and the other final
+        state parts (torch layout), or a function that computes them when first asked for."""
         if self.use_fused_kernel and self._fused_mode is not None:
-            return run_fused(self._fused_mode, list(self.cells), x, states, lengths,
-                             num_layers=self.num_layers, bidirectional=self.bidirectional,
-                             dropout=self.dropout, training=self.training)
+            kwargs = {"num_layers": self.num_layers, "bidirectional": self.bidirectional,
+                      "dropout": self.dropout, "training": self.training}
+            # Dropout between layers draws its masks per layer call here; a deferred c_n
+            # could not replay them, so that one case keeps the packed kernel.
+            replayable = not (self.training and self.dropout > 0 and self.num_layers > 1)
+            if lengths is not None and replayable:
+                outputs, h_n, cell_state = run_unpacked(self._fused_mode, list(self.cells), x,
+                                                        states, lengths, **kwargs)
+                return outputs, h_n, (() if cell_state is None else lambda: (cell_state(),))
+            outputs, finals = run_fused(self._fused_mode, list(self.cells), x, states, lengths,
+                                        **kwargs)
+            return outputs, finals[0], finals[1:]
         layer_input, finals = x, []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
@@ -215,7 +227,7 @@ class Recurrent(nn.Module):
                 finals.append(final)
             layer_input = torch.cat(direction_outputs, dim=-1)
         stacked = tuple(torch.stack(parts) for parts in zip(*finals))
-        return layer_input, stacked
+        return layer_input, stacked[0], stacked[1:]
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}",
@@ -228,6 +240,13 @@ class Recurrent(nn.Module):
         if self.proj_size:
             parts.append(f"proj_size={self.proj_size}")
         return ", ".join(parts)
+
+
+def _squeeze_batch(states: tuple | Callable[[], tuple]) -> tuple | Callable[[], tuple]:
+    """Drop the batch axis of state parts ``(layers*directions, 1, size)`` (unbatched input)."""
+    if callable(states):
+        return lambda: tuple(part.squeeze(1) for part in states())
+    return tuple(part.squeeze(1) for part in states)
 
 
 def _repeat_last_output(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

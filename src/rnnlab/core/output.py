@@ -20,7 +20,7 @@ order, as Keras returns it; :func:`rnnlab.core.padding.flip_time` puts it back i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -35,29 +35,42 @@ class RecurrentOutput:
     Attributes:
         output: ``(batch, time, directions*hidden)`` (``(time, batch, …)`` unless
             ``batch_first``): the top layer's output at every position, zero at padding.
-        final_states: the final state per layer and direction, one tensor per state part, each
-            ``(layers*directions, batch, size)`` in torch's order (layer-major, forward first).
-            ``final_states[0]`` is ``h_n``; for LSTM cells ``final_states[1]`` is ``c_n``.
+        h_n: ``(layers*directions, batch, hidden)``, torch's ``h_n``: the final hidden state
+            per layer and direction, layer-major, forward first.
+        other_states: the other final state parts in the same layout (``(c_n,)`` for LSTM
+            cells), or a function computing them on first use (see :attr:`final_states`).
         lengths: ``(batch,)`` int64 real lengths, or None when every position is real.
         padding: "post" or "pre": where the padding sits in ``output``.
         batch_first, num_layers, num_directions, go_backwards: how the layer was run.
     """
 
     output: torch.Tensor
-    final_states: tuple[torch.Tensor, ...]
+    h_n: torch.Tensor
     lengths: torch.Tensor | None
     padding: str
     batch_first: bool
     num_layers: int
     num_directions: int
     go_backwards: bool = False
-    is_lstm_state: bool = False
+    other_states: tuple[torch.Tensor, ...] | Callable[[], tuple[torch.Tensor, ...]] = ()
+
+    @property
+    def final_states(self) -> tuple[torch.Tensor, ...]:
+        """Every final state part: ``(h_n,)``, or ``(h_n, c_n)`` for LSTM cells.
+
+        With lengths, the fast path reads ``c_n`` off the exact hidden states only when it is
+        first asked for (a training loop that never uses it never pays for it).
+        """
+        if callable(self.other_states):
+            object.__setattr__(self, "other_states", tuple(self.other_states()))
+        return (self.h_n, *self.other_states)
 
     # -- torch compatibility: `output, (h_n, c_n) = lstm(x)` / `output, h_n = gru(x)` --------
     @property
     def state(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """``(h_n, c_n)`` for LSTM cells, ``h_n`` for single-state cells, as torch returns."""
-        return self.final_states if len(self.final_states) > 1 else self.final_states[0]
+        states = self.final_states
+        return states if len(states) > 1 else states[0]
 
     def __iter__(self) -> Iterator:
         return iter((self.output, self.state))
@@ -69,11 +82,6 @@ class RecurrentOutput:
         return (self.output, self.state)[index]
 
     # -- named views -------------------------------------------------------------------------
-    @property
-    def h_n(self) -> torch.Tensor:
-        """``(layers*directions, batch, hidden)``: torch's ``h_n``."""
-        return self.final_states[0]
-
     @property
     def c_n(self) -> torch.Tensor | None:
         """``(layers*directions, batch, hidden)``: torch's ``c_n`` (None for GRU/RNN cells)."""
