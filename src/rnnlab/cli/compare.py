@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--jobs", type=int, default=None,
                          help="parallel worker processes, torch threads split between them "
                               "(default: one per CPU core)")
+    compare.add_argument("--threads", type=int, default=None,
+                         help="torch threads per worker (default: cores / jobs)")
     compare.add_argument("--runs", type=int, help="override the number of runs")
     compare.add_argument("--epochs", type=int, help="override the epochs per run")
     compare.add_argument("--data", help="override the dataset (a name or a path)")
@@ -70,7 +72,8 @@ def run_compare(args: argparse.Namespace) -> int:
     print(f"study {study.name!r}: {total} arrangement conditions × {study.runs} runs × "
           f"{study.epochs} epochs on {study.dataset} → {study_dir}", flush=True)
     jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
-    outcome = run_study(study, study_dir, jobs=jobs, progress=not args.no_progress)
+    outcome = run_study(study, study_dir, jobs=jobs, threads=args.threads,
+                        progress=not args.no_progress)
     counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
                        if count)
     print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")

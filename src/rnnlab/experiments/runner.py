@@ -148,15 +148,17 @@ def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wor
 
 
 def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: int = 1,
-              progress: bool = True, retry_failed: bool = False,
+              threads: int | None = None, progress: bool = True, retry_failed: bool = False,
               report: bool = True) -> StudyOutcome:
     """Train every run of ``study`` not yet done, then write the report.
 
     Args:
         study: what to run (see :mod:`rnnlab.experiments.study`).
         study_dir: holds the store, checkpoints and report; re-running resumes.
-        jobs: parallel worker processes; torch threads are split between them so the
-            machine's cores are not oversubscribed.
+        jobs: parallel worker processes.
+        threads: torch threads per worker; default: the cores split between the jobs, so the
+            machine is not oversubscribed (oversubscribed OpenMP threads spin and can make
+            training 100x slower, see benchmarks/RESULTS.md).
         retry_failed: give failed runs another try.
         report: write the Markdown/HTML report at the end.
     """
@@ -175,13 +177,17 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
 
     from rnnlab.experiments.progress import StudyProgress
 
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     with StudyProgress(store, study_id, study.epochs, enabled=progress):
         if jobs == 1:
+            import torch
+
+            torch.set_num_threads(threads)
             worker = f"{socket.gethostname()}:{os.getpid()}"
             while (run := store.claim_next_run(study_id, worker)) is not None:
                 train_one_run(store, run, data, study_dir)
         else:
-            _run_workers(store_path, study, study_dir, jobs)
+            _run_workers(store_path, study, study_dir, jobs, threads)
     counts = store.status_counts(study_id)
     store.close()
 
@@ -194,8 +200,8 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
     return StudyOutcome(store_path, markdown, html, counts, time.perf_counter() - begin)
 
 
-def _run_workers(store_path: Path, study: StudyConfig, study_dir: Path, jobs: int) -> None:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+def _run_workers(store_path: Path, study: StudyConfig, study_dir: Path, jobs: int,
+                 threads: int) -> None:
     context = multiprocessing.get_context("spawn")  # fork + torch threads is unsafe
     processes = [
         context.Process(target=work, args=(str(store_path), study.name, study.to_dict(),
