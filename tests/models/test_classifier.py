@@ -210,3 +210,19 @@ def test_state_dict_round_trip_gives_the_same_logits():
     assert not torch.equal(source(ids, lengths), target(ids, lengths))
     target.load_state_dict(source.state_dict())
     assert torch.equal(source(ids, lengths), target(ids, lengths))
+
+
+def test_embedding_dropout_acts_in_training_only():
+    config = ClassifierConfig.from_arrangement("SS_RST_LSTM", vocab_size=30, embedding_size=5,
+                                               hidden_size=6, embedding_dropout=0.5)
+    model = SequenceClassifier(config, seed=0)
+    ids = torch.randint(1, 30, (4, 7), generator=torch.Generator().manual_seed(0))
+    model.eval()
+    assert torch.equal(model(ids), model(ids))
+    model.train()
+    torch.manual_seed(1)
+    first = model(ids)
+    torch.manual_seed(2)
+    assert not torch.equal(first, model(ids))
+    with pytest.raises(ValueError, match=r"embedding_dropout must be in \[0, 1\), got 1.0"):
+        config.replace(embedding_dropout=1.0)

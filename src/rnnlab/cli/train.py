@@ -94,6 +94,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--hidden", type=int, help="recurrent size per direction (default 128)")
     model.add_argument("--dense", type=int, help="dense layer size, 0 = none (default 64)")
     model.add_argument("--dropout", type=float, help="dropout between recurrent layers")
+    model.add_argument("--embedding-dropout", type=float,
+                       help="dropout on the word vectors in training (default 0, as seed 002)")
     model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=5, help="(default 5)")
@@ -118,6 +120,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bidirectional",
                     "pooling": "pooling", "embedding": "embedding_size",
                     "hidden": "hidden_size", "dense": "dense_size", "dropout": "dropout",
+                    "embedding_dropout": "embedding_dropout",
                     "init": "init"}
 
 

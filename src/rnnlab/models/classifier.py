@@ -57,6 +57,7 @@ class SequenceClassifier(nn.Module):
 
     def _build(self, config: ClassifierConfig) -> None:
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.recurrent = Recurrent(
             config.embedding_size,
             config.hidden_size,
@@ -88,7 +89,7 @@ class SequenceClassifier(nn.Module):
         """The pooled recurrent summary: ids ``(batch, time)`` → ``(batch, directions*hidden)``."""
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
-        embedded = self.embedding(ids)  # (batch, time, embedding_size)
+        embedded = self.embedding_dropout(self.embedding(ids))  # (batch, time, embedding)
         if self.config.masked:
             if lengths is None:
                 raise ValueError("lengths must be given when masked=True (one per sequence, "
