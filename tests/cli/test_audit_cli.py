@@ -32,3 +32,19 @@ def test_writes_json_and_heatmap(tmp_path, capsys):
 def test_needs_exactly_one_of_a_run_and_a_demo_model(capsys):
     assert main(["audit"]) == 2
     assert "give either RUN_DIR" in capsys.readouterr().err
+
+
+def test_a_trained_lm_run_passes_its_causal_contract(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentences = ["the cat sat on the mat", "a dog saw the cat", "the dog sat on a log"]
+    for split, repeats in (("train", 6), ("valid", 2), ("test", 2)):
+        (corpus / f"{split}.txt").write_text("\n".join(sentences * repeats) + "\n")
+    run_dir = tmp_path / "lm"
+    assert main(["lm", "train", "--corpus", str(corpus), "--preset", "small", "--epochs", "1",
+                 "--batch-size", "2", "--bptt", "4", "--eval-batch-size", "2",
+                 "--out", str(run_dir), "--threads", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(run_dir), "--batch", "2", "--time", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"leak audit of LM run {run_dir}" in out and "verdict: passed" in out
