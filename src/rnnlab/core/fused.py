@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab.core.cells import RecurrentCell
 
-_KERNELS = {
+KERNELS = {
     "LSTM": torch.lstm,
     "GRU": torch.gru,
     "RNN_TANH": torch.rnn_tanh,
@@ -56,7 +56,7 @@ def run_fused(
         ``outputs (batch, time, directions*output_size)`` (zero at padding) and the final states
         in the layout of ``initial_states``.
     """
-    kernel = _KERNELS[mode]
+    kernel = KERNELS[mode]
     weights = [weight for cell in cells for weight in cell.fused_weights()]
     has_biases = bool(getattr(cells[0], "bias", True))
     hx = initial_states if mode == "LSTM" else initial_states[0]

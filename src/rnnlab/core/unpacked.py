@@ -26,14 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.core.cells import RecurrentCell
+from rnnlab.core.fused import KERNELS
 from rnnlab.core.padding import flip_sequences, lengths_to_mask
-
-_KERNELS = {
-    "LSTM": torch.lstm,
-    "GRU": torch.gru,
-    "RNN_TANH": torch.rnn_tanh,
-    "RNN_RELU": torch.rnn_relu,
-}
 
 
 def run_unpacked(
@@ -60,7 +54,7 @@ def run_unpacked(
         ``h_n (layers*directions, batch, output_size)``, and for LSTM cells a function that
         computes ``c_n (layers*directions, batch, hidden)`` (None for other cells).
     """
-    kernel = _KERNELS[mode]
+    kernel = KERNELS[mode]
     directions = 2 if bidirectional else 1
     batch, time = inputs.shape[0], inputs.shape[1]
     device = inputs.device
