@@ -208,3 +208,20 @@ def test_cell_state_read_after_an_optimiser_step_is_the_forward_time_one():
     result.output.sum().backward()
     torch.optim.SGD(layer.parameters(), lr=1.0).step()  # weights change in place
     torch.testing.assert_close(result.c_n, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
+@pytest.mark.parametrize("grad", [True, False])
+def test_inference_and_training_paths_give_the_same_numbers(kind, grad):
+    # GRU/RNN switch to the packed kernel under no_grad (see Recurrent._unpacked_pays_off).
+    ours, reference = make_pair(kind, torch.float64, num_layers=2, bidirectional=True,
+                                batch_first=True)
+    x = torch.randn(BATCH, TIME, INPUT, dtype=torch.float64)
+    lengths = [4, 2, 0]
+    with torch.set_grad_enabled(grad):
+        result = ours(x, lengths=lengths, padding="pre")
+    want_out, want_state = torch_oracle(reference, x, lengths, "pre", True)
+    torch.testing.assert_close(result.output[:2], want_out[:2], atol=1e-10, rtol=0)
+    for got, want in zip(_states(result.state), _states(want_state)):
+        torch.testing.assert_close(got[:, :2], want[:, :2].detach(), atol=1e-10, rtol=0)
+    assert torch.all(result.output[2] == 0)

@@ -203,10 +203,7 @@ class Recurrent(nn.Module):
         if self.use_fused_kernel and self._fused_mode is not None:
             kwargs = {"num_layers": self.num_layers, "bidirectional": self.bidirectional,
                       "dropout": self.dropout, "training": self.training}
-            # Dropout between layers draws its masks per layer call here; a deferred c_n
-            # could not replay them, so that one case keeps the packed kernel.
-            replayable = not (self.training and self.dropout > 0 and self.num_layers > 1)
-            if lengths is not None and replayable:
+            if lengths is not None and self._unpacked_pays_off():
                 outputs, h_n, cell_state = run_unpacked(self._fused_mode, list(self.cells), x,
                                                         states, lengths, **kwargs)
                 return outputs, h_n, (() if cell_state is None else lambda: (cell_state(),))
@@ -228,6 +225,19 @@ class Recurrent(nn.Module):
             layer_input = torch.cat(direction_outputs, dim=-1)
         stacked = tuple(torch.stack(parts) for parts in zip(*finals))
         return layer_input, stacked[0], stacked[1:]
+
+    def _unpacked_pays_off(self) -> bool:
+        """Whether lengths should run on the unpacked kernels (see core/unpacked.py).
+
+        Measured (benchmarks/RESULTS.md): LSTM always gains (oneDNN, 2–4× faster than
+        packed). GRU and RNN have no oneDNN kernel: unpacked wins when training (the packed
+        backward zero-fills buffers at every step) but computes over the padding, which packed
+        skips, so inference stays packed. Dropout between layers draws its masks per layer
+        call here; a deferred c_n could not replay them, so that case also stays packed.
+        """
+        if self.training and self.dropout > 0 and self.num_layers > 1:
+            return False
+        return self._fused_mode == "LSTM" or torch.is_grad_enabled()
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}",
