@@ -1,7 +1,7 @@
 """Is rnnlab's 12-arrangement study several times faster than seed 002's own Keras code?
 
 Both sides train every arrangement on the same arrays (``imdb-short``, vocabulary 5000,
-maxlen 100, pre-padding, from ``rnnlab.data.prepare_classification``), batch 32, Adam 1e-3,
+maxlen 100, pre-padding, from ``rnnlab.data.encode_dataset``), batch 32, Adam 1e-3,
 binary cross-entropy, on the same number of CPU threads, one training at a time::
 
     parent (this script)              one subprocess per measurement, run one after another
@@ -20,7 +20,7 @@ the study's 5 epochs, a measured check of the extrapolation and of test accuracy
 ``--rnnlab-threads 1`` adds the rnnlab sides on 1 thread (see RESULTS.md for why).
 
     python benchmarks/bench_study_vs_keras.py --epochs 2 --backends tensorflow,torch \\
-        --arrangements all --output benchmarks/study_vs_keras.md     # all rows: slow
+        --arrangements all --results benchmarks/RESULTS.md          # all rows: slow
 
 ``--json`` keeps the raw measurements; ``--from-json`` (with ``--notes``) renders them again
 into ``--output``/``--results`` without measuring.
@@ -54,9 +54,9 @@ KERAS_SIDES = {"tensorflow": "keras-tensorflow", "torch": "keras-torch"}
 # -- the arrays both sides see --------------------------------------------------------------
 def prepare_arrays() -> Any:
     """``imdb-short`` encoded as seed 002 does: 5000 ids, maxlen 100, pre-padding."""
-    from rnnlab.data import load_dataset, prepare_classification
+    from rnnlab.data import encode_dataset, load_dataset
 
-    return prepare_classification(load_dataset("imdb-short"))
+    return encode_dataset(load_dataset("imdb-short"))
 
 
 def subset_rows(examples: int, keep: int | None, seed: int = 0) -> np.ndarray:
@@ -87,7 +87,7 @@ def rnnlab_data(npz_path: Path, vocab_path: Path) -> Any:
     ``train_classifier``'s epoch time is training only; test is scored after training.
     """
     from rnnlab.data import EncodingConfig, Vocab
-    from rnnlab.train.data import ClassificationData, EncodedSplit
+    from rnnlab.data.prepare import ClassificationData, EncodedSplit
 
     with np.load(npz_path) as arrays:
         train = EncodedSplit(arrays["x_train"], arrays["lengths_train"], arrays["y_train"])

@@ -2,9 +2,9 @@
 
 Depends on numpy and the standard library (torch only in ``batch_tensors``).
 
-    >>> from rnnlab.data import load_dataset, prepare_classification, bucket_batches
+    >>> from rnnlab.data import load_dataset, encode_dataset, bucket_batches
     >>> data = load_dataset("imdb-short")           # texts and labels: train / valid / test
-    >>> prepared = prepare_classification(data)     # vocab fitted on train; ids (examples, 100)
+    >>> prepared = encode_dataset(data)     # vocab fitted on train; ids (examples, 100)
     >>> batches = bucket_batches(prepared.train.lengths, seed=0, epoch=0)  # index arrays
 
 Step by step: ``tokenize_all`` -> ``Vocab.fit`` -> ``encode_texts`` (``pad_sequences``).
@@ -29,10 +29,10 @@ from rnnlab.data.imdb import IMDB_CITATION, IMDB_LABELS, IMDB_SHA256, IMDB_URL, 
 from rnnlab.data.imdb_short import load_imdb_short
 from rnnlab.data.lm import EOS_TOKEN, LMCorpus, read_ptb
 from rnnlab.data.prepare import (
+    ClassificationData,
     EncodedSplit,
-    PreparedData,
+    encode_dataset,
     encode_split,
-    prepare_classification,
 )
 from rnnlab.data.splits import TextDataset, TextSplit, stratified_split
 from rnnlab.data.tagging import TaggingDataset, load_brown_tagging
@@ -56,6 +56,7 @@ __all__ = [
     "BrownLMConfig",
     "BucketBatchSampler",
     "BucketConfig",
+    "ClassificationData",
     "DataError",
     "DataNotFoundError",
     "DataWarning",
@@ -63,7 +64,6 @@ __all__ = [
     "EncodedSplit",
     "EncodingConfig",
     "LMCorpus",
-    "PreparedData",
     "TaggingDataset",
     "TextDataset",
     "TextSplit",
@@ -75,6 +75,7 @@ __all__ = [
     "cache_dir",
     "dataset_names",
     "download",
+    "encode_dataset",
     "encode_split",
     "encode_texts",
     "load_brown_genres",
@@ -85,7 +86,6 @@ __all__ = [
     "load_imdb_short",
     "load_user_data",
     "pad_sequences",
-    "prepare_classification",
     "read_brown",
     "read_ptb",
     "register_dataset",

@@ -8,6 +8,7 @@
     >>> result.final.test_accuracy
 """
 
+from rnnlab.data.prepare import ClassificationData, EncodedSplit, encode_dataset
 from rnnlab.train.checkpoint import (
     CheckpointError,
     capture_rng_state,
@@ -22,7 +23,6 @@ from rnnlab.train.classifier_run import (
     train_classifier,
 )
 from rnnlab.train.config import TrainConfig
-from rnnlab.train.data import ClassificationData, EncodedSplit, encode_dataset
 from rnnlab.train.metrics import EpochMetrics, classification_loss, evaluate_split
 from rnnlab.train.predict import Prediction, evaluate_run, predict_texts
 from rnnlab.train.run_files import SavedRun, load_run

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from rnnlab.data.prepare import ClassificationData
 from rnnlab.models import ClassifierConfig, SequenceClassifier, part_seed
 from rnnlab.train.checkpoint import (
     capture_rng_state,
@@ -34,7 +35,6 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
-from rnnlab.train.data import ClassificationData
 from rnnlab.train.loop import EarlyStopping, epoch_batches, train_one_epoch
 from rnnlab.train.metrics import EpochMetrics, evaluate_split
 from rnnlab.train.progress import EpochBar, progress_enabled

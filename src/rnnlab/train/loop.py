@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from rnnlab.data import BucketConfig, batch_tensors, bucket_batches
+from rnnlab.data.prepare import EncodedSplit
 from rnnlab.train.config import TrainConfig
-from rnnlab.train.data import EncodedSplit
 from rnnlab.train.metrics import classification_loss, correct_count, is_masked
 from rnnlab.train.progress import EpochBar
 

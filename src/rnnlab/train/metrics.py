@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.data import batch_tensors
-from rnnlab.train.data import EncodedSplit
+from rnnlab.data.prepare import EncodedSplit
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from rnnlab.data import TextDataset, batch_tensors, encode_texts
+from rnnlab.data.prepare import encode_split
 from rnnlab.models import logits_to_probabilities
-from rnnlab.train.data import encode_split
 from rnnlab.train.metrics import evaluate_split, index_batches
 from rnnlab.train.run_files import SavedRun
 
@@ -55,7 +55,7 @@ def evaluate_run(
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be one of ['train', 'valid', 'test'], got {split!r}")
     texts = getattr(dataset, split)
-    encoded = encode_split(texts.texts, texts.labels, run.vocab, run.encoding, None)
+    encoded = encode_split(texts, run.vocab, run.encoding)
     loss, accuracy = evaluate_split(run.model, encoded, padding=run.encoding.padding,
                                     batch_size=batch_size)
     return {"split": split, "examples": len(encoded), "loss": loss, "accuracy": accuracy}
