@@ -24,3 +24,13 @@ def test_outputs_explained_example_prints_checkable_facts():
     last = next(line for line in lines if line.startswith("last[1]"))
     assert last.split(":", 1)[1].strip().strip("[]") == ", ".join(
         part.split(":", 1)[1].strip().strip("[]") for part in (forward, backward))
+
+
+def test_readme_python_blocks_run():
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks, "the README should show Python usage"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
