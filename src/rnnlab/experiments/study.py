@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnlab._config import check_known_keys
 from rnnlab.experiments.store_records import RunSpec
 from rnnlab.models.arrangements import SEED_ARRANGEMENTS, parse_arrangement
 from rnnlab.models.config import ClassifierConfig
@@ -95,10 +96,7 @@ class StudyConfig:
 
 def study_from_dict(data: dict[str, Any]) -> StudyConfig:
     """Build a :class:`StudyConfig`; unknown keys are an error that lists the known ones."""
-    known = {f.name: f for f in fields(StudyConfig)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"unknown study key(s) {unknown}; allowed: {sorted(known)}")
+    check_known_keys(data, StudyConfig, "study key")
     values = dict(data)
     for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
         if name in values:

@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from rnnlab._config import check_known_keys
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.models.arrangements import parse_arrangement
 
@@ -126,7 +127,4 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 
 
 def _check_keys(data: dict[str, Any], what: str) -> None:
-    known = {f.name for f in fields(ClassifierConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown {what}(s) {unknown}; allowed: {sorted(known)}")
+    check_known_keys(data, ClassifierConfig, what)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from rnnlab._config import check_known_keys
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig key(s) {unknown}; allowed: {sorted(known)}")
+        check_known_keys(data, cls, "TrainConfig key")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

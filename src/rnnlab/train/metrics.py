@@ -7,7 +7,7 @@ multi-class models emit ``(batch, classes)`` logits and train with softmax cross
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab._config import check_known_keys
 from rnnlab.data import batch_tensors
 from rnnlab.data.prepare import EncodedSplit
 
@@ -41,10 +42,7 @@ class EpochMetrics:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpochMetrics:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown epoch metric(s) {unknown}; allowed: {sorted(known)}")
+        check_known_keys(data, cls, "epoch metric")
         return cls(**data)
 
     def without_timing(self) -> dict[str, Any]:
