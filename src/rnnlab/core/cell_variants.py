@@ -13,7 +13,15 @@ from torch import nn
 from rnnlab.core.cells import State, _GatedCell
 
 
-class PeepholeLSTMCell(_GatedCell):
+class _LSTMVariant(_GatedCell):
+    """An LSTM-like cell: state ``(h, c)``, both ``(batch, hidden)``."""
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.hidden_size, self.hidden_size)
+
+
+class PeepholeLSTMCell(_LSTMVariant):
     """LSTM with peephole connections (Gers & Schmidhuber 2000, "Recurrent nets that time and
     count"): the gates also look at the cell state, through diagonal weights ``p``::
 
@@ -32,10 +40,6 @@ class PeepholeLSTMCell(_GatedCell):
         self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size, **factory))
         self.reset_parameters()
 
-    @property
-    def state_sizes(self) -> tuple[int, ...]:
-        return (self.hidden_size, self.hidden_size)
-
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state
         i, f, g, o = (precomputed_t + self._recurrent(h)).chunk(4, dim=-1)
@@ -45,7 +49,7 @@ class PeepholeLSTMCell(_GatedCell):
         return h_next, (h_next, c_next)
 
 
-class CIFGLSTMCell(_GatedCell):
+class CIFGLSTMCell(_LSTMVariant):
     """Coupled input–forget gate LSTM (CIFG; Greff et al. 2017): the forget gate is ``1 − i``,
     so new content replaces old in proportion, and there is one gate fewer::
 
@@ -61,10 +65,6 @@ class CIFGLSTMCell(_GatedCell):
         super().__init__(input_size, hidden_size, bias, **factory)
         self.reset_parameters()
 
-    @property
-    def state_sizes(self) -> tuple[int, ...]:
-        return (self.hidden_size, self.hidden_size)
-
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state
         i, g, o = (precomputed_t + self._recurrent(h)).chunk(3, dim=-1)
@@ -74,7 +74,7 @@ class CIFGLSTMCell(_GatedCell):
         return h_next, (h_next, c_next)
 
 
-class LayerNormLSTMCell(_GatedCell):
+class LayerNormLSTMCell(_LSTMVariant):
     """Layer-normalised LSTM (Ba, Kiros & Hinton 2016, "Layer Normalization", §3.1)::
 
         gates = LN(W_ih x; α_ih, β_ih) + LN(W_hh h; α_hh, β_hh) + b
@@ -99,10 +99,6 @@ class LayerNormLSTMCell(_GatedCell):
         super().reset_parameters()
         for norm in (self.layernorm_ih, self.layernorm_hh, self.layernorm_cell):
             norm.reset_parameters()
-
-    @property
-    def state_sizes(self) -> tuple[int, ...]:
-        return (self.hidden_size, self.hidden_size)
 
     def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
         projected = nn.functional.linear(inputs, self.weight_ih)
