@@ -212,9 +212,10 @@ def test_state_dict_round_trip_gives_the_same_logits():
     assert torch.equal(source(ids, lengths), target(ids, lengths))
 
 
-def test_embedding_dropout_acts_in_training_only():
+@pytest.mark.parametrize("option", ["embedding_dropout", "pooled_dropout"])
+def test_dropout_options_act_in_training_only(option):
     config = ClassifierConfig.from_arrangement("SS_RST_LSTM", vocab_size=30, embedding_size=5,
-                                               hidden_size=6, embedding_dropout=0.5)
+                                               hidden_size=6, **{option: 0.5})
     model = SequenceClassifier(config, seed=0)
     ids = torch.randint(1, 30, (4, 7), generator=torch.Generator().manual_seed(0))
     model.eval()
@@ -224,5 +225,5 @@ def test_embedding_dropout_acts_in_training_only():
     first = model(ids)
     torch.manual_seed(2)
     assert not torch.equal(first, model(ids))
-    with pytest.raises(ValueError, match=r"embedding_dropout must be in \[0, 1\), got 1.0"):
-        config.replace(embedding_dropout=1.0)
+    with pytest.raises(ValueError, match=rf"{option} must be in \[0, 1\), got 1.0"):
+        config.replace(**{option: 1.0})

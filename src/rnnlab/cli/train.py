@@ -96,6 +96,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--dropout", type=float, help="dropout between recurrent layers")
     model.add_argument("--embedding-dropout", type=float,
                        help="dropout on the word vectors in training (default 0, as seed 002)")
+    model.add_argument("--pooled-dropout", type=float,
+                       help="dropout on the pooled recurrent summary (default 0, as seed 002)")
     model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=5, help="(default 5)")
@@ -121,6 +123,7 @@ _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bi
                     "pooling": "pooling", "embedding": "embedding_size",
                     "hidden": "hidden_size", "dense": "dense_size", "dropout": "dropout",
                     "embedding_dropout": "embedding_dropout",
+                    "pooled_dropout": "pooled_dropout",
                     "init": "init"}
 
 

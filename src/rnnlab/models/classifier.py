@@ -58,6 +58,7 @@ class SequenceClassifier(nn.Module):
     def _build(self, config: ClassifierConfig) -> None:
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.pooled_dropout = nn.Dropout(config.pooled_dropout)
         self.recurrent = Recurrent(
             config.embedding_size,
             config.hidden_size,
@@ -111,7 +112,7 @@ class SequenceClassifier(nn.Module):
             ``(batch, num_outputs)``: one logit per example for binary tasks (sigmoid gives
             P(class 1)), one per class otherwise (softmax).
         """
-        hidden = self.features(ids, lengths)
+        hidden = self.pooled_dropout(self.features(ids, lengths))
         if self.dense is not None:
             hidden = self.activation(self.dense(hidden))
         return self.output(hidden)

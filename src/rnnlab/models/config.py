@@ -45,6 +45,7 @@ class ClassifierConfig:
     dense_activation: str | None = None  # seed 002's Dense(64) has no activation (linear)
     dropout: float = 0.0  # between stacked recurrent layers (seed 002: none)
     embedding_dropout: float = 0.0  # on the word vectors, in training (seed 002: none)
+    pooled_dropout: float = 0.0  # on the pooled summary before the dense layer (seed: none)
     masked: bool = False  # False = Keras without mask_zero, as seed 002: padding is read
     padding: str = "pre"  # side the ids are padded on (seed 002 pads on the left)
     init: str = "keras"  # "keras" reproduces Keras's initialisers; "torch" torch's defaults
@@ -67,7 +68,7 @@ class ClassifierConfig:
         _check_choice("dense_activation", self.dense_activation, DENSE_ACTIVATIONS)
         _check_choice("padding", self.padding, PADDING_SIDES)
         _check_choice("init", self.init, INITS)
-        for name in ("dropout", "embedding_dropout"):
+        for name in ("dropout", "embedding_dropout", "pooled_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
 
