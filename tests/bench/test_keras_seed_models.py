@@ -7,15 +7,15 @@ both sides must train on the same arrays; these tests check both without trainin
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
+from tests.keras_support import require_keras
+
+keras, pytestmark = require_keras("these tests build Keras models on the torch backend")
 
 from rnnlab.models import (  # noqa: E402 - keras must be imported after KERAS_BACKEND is set
     SEED_ARRANGEMENTS,
@@ -23,12 +23,6 @@ from rnnlab.models import (  # noqa: E402 - keras must be imported after KERAS_B
     SequenceClassifier,
     parameter_count,
 )
-
-pytestmark = [
-    pytest.mark.keras,
-    pytest.mark.skipif(keras.backend.backend() != "torch",
-                       reason="these tests build Keras models on the torch backend"),
-]
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 

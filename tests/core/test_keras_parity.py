@@ -8,22 +8,15 @@ numbers, with and without a mask, pre and post padding, and check that a Bidirec
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
 
 import rnnlab
 from rnnlab.core.keras_weights import keras_to_torch, torch_to_keras
+from tests.keras_support import require_keras
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-pytestmark = [
-    pytest.mark.keras,
-    pytest.mark.skipif(keras.backend.backend() != "torch",
-                       reason="Keras parity needs KERAS_BACKEND=torch"),
-]
+keras, pytestmark = require_keras("Keras parity needs KERAS_BACKEND=torch")
 
 BATCH, TIME, INPUT, HIDDEN = 3, 5, 4, 6
 LENGTHS = np.array([5, 3, 0])

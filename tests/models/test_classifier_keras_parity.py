@@ -8,22 +8,15 @@ and both read the same pre-padded ids, padding included.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
 
 from rnnlab.core.keras_weights import torch_to_keras
 from rnnlab.models import ClassifierConfig, SequenceClassifier
+from tests.keras_support import require_keras
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-pytestmark = [
-    pytest.mark.keras,
-    pytest.mark.skipif(keras.backend.backend() != "torch",
-                       reason="Keras parity needs KERAS_BACKEND=torch"),
-]
+keras, pytestmark = require_keras("Keras parity needs KERAS_BACKEND=torch")
 
 VOCAB, EMBED, HIDDEN, DENSE, TIME = 50, 5, 6, 7, 9
 TINY = {"vocab_size": VOCAB, "embedding_size": EMBED, "hidden_size": HIDDEN, "dense_size": DENSE}
