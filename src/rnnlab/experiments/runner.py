@@ -79,9 +79,10 @@ def train_one_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
         previous_seconds += values.get("seconds") or 0.0
 
     try:
-        # Epochs the checkpoint lacks (killed after recording, before saving) are retrained.
-        checkpoint_epochs = _checkpoint_epochs(out_dir)
-        store.discard_epochs_after(run.id, checkpoint_epochs)
+        # The checkpoint is the truth: forget what the store holds for this run, and let
+        # train_classifier replay the epochs it restores (on_epoch) before training on, so
+        # epochs recorded after the last checkpoint (a kill in between) are trained again.
+        store.discard_epochs_after(run.id, 0)
         result = train_classifier(
             ClassifierConfig.from_dict(config["model"]), data, seed=run.seed,
             data_seed=run.seed, out_dir=out_dir, epochs=config["epochs"],
@@ -94,15 +95,6 @@ def train_one_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
     store.finish_run(run.id, test_accuracy=final.test_accuracy, test_loss=final.test_loss,
                      wall_seconds=max(previous_seconds, time.perf_counter() - started),
                      checkpoint_path=out_dir / "checkpoint.pt")
-
-
-def _checkpoint_epochs(out_dir: Path) -> int:
-    checkpoint = out_dir / "checkpoint.pt"
-    if not checkpoint.exists():
-        return 0
-    from rnnlab.train import load_checkpoint
-
-    return int(load_checkpoint(checkpoint).get("epoch", 0))
 
 
 def _die_with_parent(parent_pid: int) -> None:
