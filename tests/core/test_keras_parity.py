@@ -91,7 +91,8 @@ def test_flipping_go_backwards_output_gives_keras_bidirectional_backward_half(ki
     ours = bidirectional(torch.from_numpy(x), lengths=LENGTHS, padding=padding)
     np.testing.assert_allclose(ours.output.detach().numpy(), expected, atol=1e-5, rtol=0)
     # The manual route — a go_backwards layer, flipped back — lands on the same numbers.
-    flipped = rnnlab.flip_time(backward_layer(torch.from_numpy(x), LENGTHS, padding).output)
+    flipped = rnnlab.flip_time(
+        backward_layer(torch.from_numpy(x), lengths=LENGTHS, padding=padding))
     np.testing.assert_allclose(flipped.detach().numpy(), expected[..., HIDDEN:], atol=1e-5,
                                rtol=0)
 

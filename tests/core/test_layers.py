@@ -213,7 +213,7 @@ def test_cell_state_read_after_an_optimiser_step_is_the_forward_time_one():
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
 @pytest.mark.parametrize("grad", [True, False])
 def test_inference_and_training_paths_give_the_same_numbers(kind, grad):
-    # GRU/RNN switch to the packed kernel under no_grad (see Recurrent._unpacked_pays_off).
+    # GRU/RNN switch to the packed kernel under no_grad (see Recurrent._path).
     ours, reference = make_pair(kind, torch.float64, num_layers=2, bidirectional=True,
                                 batch_first=True)
     x = torch.randn(BATCH, TIME, INPUT, dtype=torch.float64)

@@ -71,7 +71,8 @@ def test_backward_view_of_unidirectional_layer_explains_the_fix():
 def test_go_backwards_output_flips_back_to_input_order():
     layer = rnnlab.LSTM(INPUT, HIDDEN, batch_first=True, go_backwards=True)
     result = layer(torch.randn(BATCH, TIME, INPUT))
-    assert torch.equal(result.backward_output, rnnlab.flip_time(result.output))
+    assert torch.equal(result.backward_output, rnnlab.flip_time(result))
+    assert torch.equal(result.backward_output, layer.flip_time(result.output))
     # The summary is the state after reading right to left down to token 0.
     assert torch.equal(result.last, result.output[:, -1])
     with pytest.raises(ValueError, match="no forward direction"):

@@ -46,3 +46,24 @@ def test_bad_lengths_name_the_value_and_the_rule(lengths, message):
     with pytest.raises(ValueError, match=message):
         as_lengths(np.array(lengths) if not isinstance(lengths[0], list) else lengths,
                    batch=3, time=4)
+
+
+def test_padding_is_one_type_that_accepts_either_spelling():
+    from rnnlab.core.padding import Padding, check_padding
+
+    assert check_padding("pre") is Padding.PRE and Padding.PRE == "pre"
+    assert Padding.POST.opposite is Padding.PRE
+    with pytest.raises(ValueError, match=r"padding must be one of \('post', 'pre'\), got 'left'"):
+        check_padding("left")
+
+
+def test_mask_gives_lengths_and_its_side():
+    from rnnlab.core.padding import Padding, lengths_from_mask
+
+    mask = torch.tensor([[False, True, True], [True, True, True], [False, False, False]])
+    lengths, side = lengths_from_mask(mask, batch=3, time=3, padding=None)
+    assert lengths.tolist() == [2, 3, 0] and side is Padding.PRE
+    with pytest.raises(TypeError, match="mask must be a boolean tensor"):
+        lengths_from_mask(mask.int(), batch=3, time=3, padding=None)
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, time\) = \(3, 4\)"):
+        lengths_from_mask(mask, batch=3, time=4, padding=None)

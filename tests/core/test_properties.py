@@ -42,9 +42,10 @@ def test_real_outputs_ignore_padding_content_and_amount(case):
     mask = rnnlab.lengths_to_mask(lengths, x.shape[1])
     noisy[:, : x.shape[1]][~mask] = 1e3  # garbage in every padded slot
     for padding in ("post", "pre"):
-        base = layer(x if padding == "post" else post_to_pre(x, lengths), lengths, padding)
+        unpadded = x if padding == "post" else post_to_pre(x, lengths)
+        base = layer(unpadded, lengths=lengths, padding=padding)
         padded_input = noisy if padding == "post" else post_to_pre(noisy, lengths)
-        shifted = layer(padded_input, lengths, padding)
+        shifted = layer(padded_input, lengths=lengths, padding=padding)
         base_post = base.output if padding == "post" else pre_to_post(base.output, lengths)
         shifted_post = (shifted.output if padding == "post"
                         else pre_to_post(shifted.output, lengths))
@@ -61,8 +62,8 @@ def test_pre_padded_result_equals_post_padded_result_shifted(case):
     time = max(int(lengths.max()) + case["extra_padding"], 1)
     generator = torch.Generator().manual_seed(case["seed"])
     x_post = torch.randn(len(lengths), time, 3, generator=generator, dtype=torch.float64)
-    post = layer(x_post, lengths, "post")
-    pre = layer(post_to_pre(x_post, lengths), lengths, "pre")
+    post = layer(x_post, lengths=lengths, padding="post")
+    pre = layer(post_to_pre(x_post, lengths), lengths=lengths, padding="pre")
     torch.testing.assert_close(pre.output, post_to_pre(post.output, lengths), atol=1e-12, rtol=0)
     torch.testing.assert_close(pre.last, post.last, atol=1e-12, rtol=0)
 
@@ -81,7 +82,7 @@ def test_bidirectional_layer_is_symmetric_under_reversal(cell, seed):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(3, 5, 3, generator=generator, dtype=torch.float64)
     lengths = torch.tensor([5, 2, 4])
-    out = layer(x, lengths).output
-    mirrored = swapped(rnnlab.flip_sequences(x, lengths), lengths).output
+    out = layer(x, lengths=lengths).output
+    mirrored = swapped(rnnlab.flip_sequences(x, lengths), lengths=lengths).output
     expected = rnnlab.flip_sequences(torch.cat([out[..., 4:], out[..., :4]], dim=-1), lengths)
     torch.testing.assert_close(mirrored, expected, atol=1e-12, rtol=0)

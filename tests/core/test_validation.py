@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,3 +72,45 @@ def test_initial_state_with_missing_cell_state(layer):
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rnnlab.LSTM(INPUT, HIDDEN, **kwargs)
+
+
+# Hostile lengths (issue 14, item 11): each gets an error naming lengths, never a wrapped
+# int64 ("got min -9223372036854775808"), a numpy error or a silent acceptance.
+@pytest.mark.parametrize("lengths,error,message", [
+    ([float("inf"), 1, 1], ValueError, r"lengths must be finite whole numbers, got \[inf\]"),
+    ([float("nan"), 1, 1], ValueError, "lengths must be finite whole numbers"),
+    ([1e30, 1, 1], ValueError, r"lengths must be in \[0, 4\] for time=4, got max 1e\+30"),
+    (np.array([2**63, 1, 1], dtype=np.uint64), ValueError,
+     "got max 9223372036854775808"),
+    (["a", 1, 1], TypeError, r"lengths must be integers .*dtype <U"),
+    ([None, 1, 1], TypeError, r"lengths must be integers .*\[None, 1, 1\]"),
+    ([1 + 1j, 1, 1], TypeError, "lengths must be integers .*complex"),
+    (torch.tensor([1 + 1j, 1, 1]), TypeError, "lengths must be real integers"),
+])
+def test_hostile_lengths_get_an_error_naming_lengths(layer, lengths, error, message):
+    with pytest.raises(error, match=message):
+        layer(torch.randn(BATCH, TIME, INPUT), lengths=lengths)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "peephole"])
+def test_time_zero_with_lengths_works_on_every_cell(cell):
+    layer_class = rnnlab.GRU if cell == "gru" else rnnlab.LSTM
+    kwargs = {} if cell == "gru" else {"cell": cell}
+    layer = layer_class(INPUT, HIDDEN, bidirectional=True, batch_first=True, **kwargs)
+    out = layer(torch.randn(BATCH, 0, INPUT), lengths=[0, 0, 0])
+    assert out.output.shape == (BATCH, 0, 2 * HIDDEN)
+    assert torch.equal(out.h_n, torch.zeros(2, BATCH, HIDDEN))
+
+
+@pytest.mark.parametrize("argument,value", [
+    ("bidirectional", "no"), ("go_backwards", "no"), ("batch_first", 1), ("bias", "false"),
+    ("use_fused_kernel", None),
+])
+def test_flags_must_be_booleans_not_truthy_strings(argument, value):
+    with pytest.raises(ValueError, match=f"{argument} must be True or False, got {value!r}"):
+        rnnlab.LSTM(INPUT, HIDDEN, **{argument: value})
+
+
+def test_hidden_size_true_is_not_one():
+    with pytest.raises(ValueError, match="hidden_size must be an integer >= 1, got True"):
+        rnnlab.LSTM(INPUT, True)

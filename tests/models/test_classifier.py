@@ -227,3 +227,16 @@ def test_dropout_options_act_in_training_only(option):
     assert not torch.equal(first, model(ids))
     with pytest.raises(ValueError, match=rf"{option} must be in \[0, 1\), got 1.0"):
         config.replace(**{option: 1.0})
+
+
+def test_out_of_vocabulary_ids_name_the_vocabulary_not_an_index_error():
+    model = SequenceClassifier(ClassifierConfig(vocab_size=50, hidden_size=6, embedding_size=5))
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 50\) .* got \[0, 57\]"):
+        model(torch.tensor([[0, 57, 3]]))
+
+
+@pytest.mark.parametrize("field,value", [("masked", "yes"), ("bidirectional", "false"),
+                                         ("hidden_size", True), ("dropout", "0.5")])
+def test_config_refuses_strings_and_booleans_in_the_wrong_place(field, value):
+    with pytest.raises(ValueError, match=field):
+        ClassifierConfig(**{field: value})

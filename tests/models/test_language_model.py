@@ -164,3 +164,7 @@ def test_preset_model_config_matches_the_paper_shape():
     assert (config.vocab_size, config.hidden_size, config.num_layers) == (10_000, 650, 2)
     assert (config.dropout, config.init_scale, config.resolved_embedding_size) == (0.5, 0.05, 650)
     assert MEDIUM.model_config(100, cell="cifg").cell == "cifg"
+
+
+def test_perplexity_of_a_diverged_loss_is_nan_not_infinity():
+    assert math.isnan(perplexity(math.nan, 10))

@@ -77,6 +77,13 @@ def _cases(shape, generator):
         yield (f"{kind}+lengths", GATES[kind],
                (lambda x, o=ours: o(x, lengths=lengths).output), torch_packed)
     baseline = torch.nn.LSTM(inputs, hidden, batch_first=True)
+    # The dropout family's cost on the fused kernel, against no dropout at all (issue 9's bar:
+    # ≤ 10 %). Layers are in training mode here, so the masks are drawn on every call.
+    for label, dropout in (("weight_dropout", {"weight_dropout": 0.5}),
+                           ("locked_dropout", {"input_dropout": 0.3, "output_dropout": 0.3})):
+        ours = rnnlab.LSTM(inputs, hidden, batch_first=True, **dropout)
+        yield (f"lstm+{label} (vs nn.LSTM)", GATES["lstm"], (lambda x, o=ours: o(x).output),
+               (lambda x, b=baseline: b(x)[0]))
     for cell in ("peephole", "cifg", "layernorm"):
         ours = rnnlab.LSTM(inputs, hidden, batch_first=True, cell=cell)
         yield (f"{cell} (vs nn.LSTM)", GATES[cell], (lambda x, o=ours: o(x).output),

@@ -107,7 +107,7 @@ class LayerNormLSTMCell(_LSTMVariant):
 
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state
-        recurrent = self.layernorm_hh(nn.functional.linear(h, self.weight_hh))
+        recurrent = self.layernorm_hh(nn.functional.linear(self.recurrent_input(h), self.weight_hh))
         if self.bias:
             recurrent = recurrent + self.bias_hh
         i, f, g, o = (precomputed_t + recurrent).chunk(4, dim=-1)

@@ -14,6 +14,14 @@ Optionally a cell splits its step in two for speed: :meth:`RecurrentCell.precomp
 whole input sequence ``(batch, time, input_size)`` at once (one large matrix product instead
 of ``time`` small ones) and :meth:`RecurrentCell.step` consumes one precomputed slice.
 
+Recurrent dropout reaches a cell through :meth:`RecurrentCell.recurrent_input`: a cell passes
+``h`` through it before its recurrent matrix product (``W_hh @ recurrent_input(h)``), and weight
+drop replaces the parameters named in ``recurrent_weights`` for one forward pass.
+
+Inside a layer, a cell's own parameters are registered on the layer under torch's flat names
+(``weight_hh_l1_reverse``), so ``layer.named_parameters()`` reads as ``torch.nn.LSTM``'s; the
+cell still reads them as ``self.weight_hh``.
+
 The standard cells keep ``torch.nn.LSTMCell``/``GRUCell``/``RNNCell`` parameter names, shapes,
 gate order and initialisation, and name the fused kernel that can run a whole layer of them.
 """
@@ -21,6 +29,8 @@ gate order and initialisation, and name the fused kernel that can run a whole la
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -39,8 +49,102 @@ class RecurrentCell(nn.Module):
     """
 
     fused_mode: ClassVar[str | None] = None
+    # Parameters that weight drop (DropConnect) replaces: the hidden-to-hidden weights.
+    recurrent_weights: ClassVar[tuple[str, ...]] = ("weight_hh",)
     input_size: int
     hidden_size: int
+
+    # -- parameters owned by the layer (torch names), overrides for one forward pass --------
+    def __getattr__(self, name: str):
+        values = self.__dict__
+        overrides = values.get("_weight_overrides")
+        if overrides and name in overrides:
+            return overrides[name]
+        adopted = values.get("_adopted")
+        if adopted and name in adopted:
+            owner, flat_name = adopted[name]
+            # The direct read is the hot path (every step of the time loop); getattr covers
+            # a parametrised or weight-normed weight, which leaves owner._parameters.
+            value = owner._parameters.get(flat_name)
+            return value if value is not None else getattr(owner, flat_name)
+        return super().__getattr__(name)
+
+    def adopt_parameters(self, owner: nn.Module, suffix: str) -> None:
+        """Register this cell's own parameters on ``owner`` as ``name + suffix``.
+
+        ``owner`` (the layer) holds them from then on; this cell reads them through it, so
+        ``owner.to()``, ``load_state_dict`` and ``torch.func.functional_call`` all reach them.
+        Parameters of sub-modules (a layer norm's gain) stay where they are.
+        """
+        adopted = dict(self.__dict__.get("_adopted") or {})
+        for name, parameter in list(self._parameters.items()):
+            if parameter is None:
+                continue
+            del self._parameters[name]
+            owner.register_parameter(name + suffix, parameter)
+            adopted[name] = (owner, name + suffix)
+        object.__setattr__(self, "_adopted", adopted)
+
+    def adopted_names(self) -> tuple[str, ...]:
+        """Names of this cell's parameters that its layer holds (see :meth:`adopt_parameters`)."""
+        return tuple(self.__dict__.get("_adopted") or ())
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        # A cell's own state dict still lists all its weights by cell name; the layer's
+        # state dict lists the adopted ones once, under torch's names.
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for name in self.adopted_names():
+            value = getattr(self, name)
+            destination[prefix + name] = value if keep_vars else value.detach()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        for name in self.adopted_names():
+            key = prefix + name
+            if key in state_dict:
+                with torch.no_grad():
+                    getattr(self, name).copy_(state_dict[key])
+
+    def named_weights(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """This cell's own parameters by their cell names (``weight_hh``), wherever they live."""
+        for name in self.__dict__.get("_adopted") or {}:
+            yield name, getattr(self, name)
+        yield from self.named_parameters(recurse=False)
+
+    @contextmanager
+    def weights_replaced(self, replacements: dict[str, torch.Tensor]) -> Iterator[None]:
+        """Within the block, ``self.<name>`` reads ``replacements[name]`` (weight drop)."""
+        previous = self.__dict__.get("_weight_overrides")
+        object.__setattr__(self, "_weight_overrides", {**(previous or {}), **replacements})
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_weight_overrides", previous)
+
+    # -- recurrent dropout ------------------------------------------------------------------
+    def recurrent_input(self, h: torch.Tensor) -> torch.Tensor:
+        """``h`` as the recurrent matrix product should see it: with recurrent dropout
+        (Gal & Ghahramani 2016) its mask applied, otherwise unchanged. ``h: (batch, size)``."""
+        mask = self.__dict__.get("_recurrent_mask")
+        if mask is None:
+            return h
+        self.__dict__["_recurrent_mask_used"] = True
+        return h * mask
+
+    @contextmanager
+    def recurrent_mask(self, mask: torch.Tensor | None) -> Iterator[None]:
+        """Within the block, :meth:`recurrent_input` applies ``mask (batch, size)``."""
+        object.__setattr__(self, "_recurrent_mask", mask)
+        object.__setattr__(self, "_recurrent_mask_used", False)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_recurrent_mask", None)
+
+    def recurrent_mask_was_used(self) -> bool:
+        return bool(self.__dict__.get("_recurrent_mask_used"))
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -72,8 +176,11 @@ class RecurrentCell(nn.Module):
     def reset_parameters(self) -> None:
         """``U(-1/sqrt(hidden), 1/sqrt(hidden))`` for every parameter, as ``torch.nn`` does."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for weight in self.parameters():
+        for _, weight in self.named_weights():
             nn.init.uniform_(weight, -bound, bound)
+        for module in self.children():
+            for weight in module.parameters():
+                nn.init.uniform_(weight, -bound, bound)
 
 
 class _GatedCell(RecurrentCell):
@@ -115,7 +222,7 @@ class _GatedCell(RecurrentCell):
         return self.step(self.precompute(x_t), state)
 
     def _recurrent(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(h, self.weight_hh, self.bias_hh)
+        return F.linear(self.recurrent_input(h), self.weight_hh, self.bias_hh)
 
     def fused_weights(self) -> list[torch.Tensor]:
         weights = [self.weight_ih, self.weight_hh]

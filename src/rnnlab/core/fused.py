@@ -1,8 +1,16 @@
 """PyTorch's fused recurrent kernels (the ones behind ``torch.nn.LSTM``), for standard cells.
 
-With lengths, the batch is packed (``pack_padded_sequence``) so each direction sees only real
-tokens: the backward direction starts at each sequence's last real token, exactly as
-``torch.nn.LSTM`` does with a ``PackedSequence``.
+Two ways to call them:
+
+* :func:`run_whole_stack`: every layer and direction in one call, exactly as ``torch.nn.LSTM``
+  does without lengths (same numbers, same speed);
+* :func:`call_kernel`: one layer and one direction, which the per-direction runners in
+  :mod:`rnnlab.core.directions` build on (lengths, locked dropout between layers).
+
+Under ``torch.compile`` the layers run eagerly behind a graph break (``Recurrent.forward``),
+as ``torch.nn.LSTM`` itself does: Dynamo does not trace RNN modules, and tracing ``torch.lstm``
+into oneDNN's training kernel fails in torch 2.13. ``torch.export`` traces each call as one
+``aten.lstm``/``aten.gru`` node.
 """
 
 from __future__ import annotations
@@ -10,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.core.cells import RecurrentCell
 
@@ -31,60 +38,81 @@ def fused_mode_of(cells: Sequence[torch.nn.Module]) -> str | None:
     return modes.pop() if len(biases) == 1 else None
 
 
-def run_fused(
+def _dense_call(mode: str, inputs, hx, weights, has_biases, num_layers, dropout, training,
+                bidirectional):
+    return KERNELS[mode](inputs, hx, weights, has_biases, num_layers, dropout, training,
+                         bidirectional, True)
+
+
+def _packed_call(mode: str, data, batch_sizes, hx, weights, has_biases, num_layers, dropout,
+                 training, bidirectional):
+    return KERNELS[mode](data, batch_sizes, hx, weights, has_biases, num_layers, dropout,
+                         training, bidirectional)
+
+
+def _hx(mode: str, states: tuple[torch.Tensor, ...]):
+    return states if mode == "LSTM" else states[0]
+
+
+def run_whole_stack(
     mode: str,
     cells: Sequence[RecurrentCell],
     inputs: torch.Tensor,
     initial_states: tuple[torch.Tensor, ...],
-    lengths: torch.Tensor | None,
     *,
     num_layers: int,
     bidirectional: bool,
     dropout: float,
     training: bool,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """Run a stack of standard cells with one fused kernel call.
+    """Run a stack of standard cells over full-length ``inputs`` with one kernel call.
 
     Args:
         mode: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU" (see :func:`fused_mode_of`).
         cells: ``layers*directions`` cells, layer-major, forward before backward.
-        inputs: ``(batch, time, input_size)``, post-padded.
+        inputs: ``(batch, time, input_size)``.
         initial_states: ``(h_0,)`` or ``(h_0, c_0)``, each ``(layers*directions, batch, size)``.
-        lengths: ``(batch,)`` int64 on the CPU, or None.
+        dropout: torch's dropout between layers (per element).
 
     Returns:
-        ``outputs (batch, time, directions*output_size)`` (zero at padding) and the final states
-        in the layout of ``initial_states``.
+        ``outputs (batch, time, directions*output_size)`` and the final states in the layout
+        of ``initial_states``.
     """
-    kernel = KERNELS[mode]
     weights = [weight for cell in cells for weight in cell.fused_weights()]
-    has_biases = bool(getattr(cells[0], "bias", True))
-    hx = initial_states if mode == "LSTM" else initial_states[0]
-    flags = (has_biases, num_layers, dropout, training, bidirectional)
+    result = _dense_call(mode, inputs, _hx(mode, initial_states), weights,
+                         has_biases=bool(cells[0].bias), num_layers=num_layers,
+                         dropout=dropout, training=training, bidirectional=bidirectional)
+    return result[0], tuple(result[1:])
 
-    if lengths is None:
-        result = kernel(inputs, hx, weights, *flags, True)
-        return result[0], tuple(result[1:])
 
-    # pack_padded_sequence rejects empty sequences: run them for one (discarded) step.
-    empty = lengths == 0
-    packed = pack_padded_sequence(inputs, lengths.clamp(min=1), batch_first=True,
-                                  enforce_sorted=False)
-    order, restore = packed.sorted_indices, packed.unsorted_indices
-    sorted_hx = (
-        tuple(state.index_select(1, order) for state in hx)
-        if mode == "LSTM" else hx.index_select(1, order)
-    )
-    result = kernel(packed.data, packed.batch_sizes, sorted_hx, weights, *flags)
-    packed_out = PackedSequence(result[0], packed.batch_sizes, order, restore)
-    outputs, _ = pad_packed_sequence(packed_out, batch_first=True,
-                                     total_length=inputs.shape[1])
-    finals = tuple(state.index_select(1, restore) for state in result[1:])
-    if bool(empty.any()):
-        empty = empty.to(inputs.device)
-        outputs = outputs.masked_fill(empty.view(-1, 1, 1), 0.0)
-        finals = tuple(
-            torch.where(empty.view(1, -1, 1), initial, final)
-            for initial, final in zip(initial_states, finals)
-        )
-    return outputs, finals
+def call_kernel(
+    mode: str, cell: RecurrentCell, inputs: torch.Tensor, start: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """One layer, one direction, left to right over every step of ``inputs``.
+
+    ``inputs (batch, time, input)``, ``start``: one ``(batch, size)`` tensor per state part.
+    Returns ``outputs (batch, time, output)`` and the state after the last step.
+    """
+    hx = tuple(part.unsqueeze(0) for part in start)
+    result = _dense_call(mode, inputs, _hx(mode, hx), cell.fused_weights(),
+                         has_biases=bool(cell.bias), num_layers=1, dropout=0.0,
+                         training=False, bidirectional=False)
+    return result[0], tuple(part.squeeze(0) for part in result[1:])
+
+
+def call_kernel_packed(
+    mode: str,
+    cell: RecurrentCell,
+    packed: torch.nn.utils.rnn.PackedSequence,
+    start: tuple[torch.Tensor, ...],
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """:func:`call_kernel` on a PackedSequence: only real steps are computed.
+
+    ``start`` is in the packed (sorted) batch order; so are the returned final states.
+    Returns the packed output data and the final states.
+    """
+    hx = tuple(part.unsqueeze(0) for part in start)
+    result = _packed_call(mode, packed.data, packed.batch_sizes, _hx(mode, hx),
+                          cell.fused_weights(), has_biases=bool(cell.bias), num_layers=1,
+                          dropout=0.0, training=False, bidirectional=False)
+    return result[0], tuple(part.squeeze(0) for part in result[1:])

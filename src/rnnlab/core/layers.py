@@ -16,21 +16,42 @@ How a bidirectional layer lines up with post padding (lengths [3], time 5)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
+from rnnlab.core import keras_compat, packed
 from rnnlab.core import padding as pad
-from rnnlab.core.fused import fused_mode_of, run_fused
+from rnnlab.core.cells import RecurrentCell
+from rnnlab.core.directions import Steps
+from rnnlab.core.dropout import DropoutSpec, check_cells_support
+from rnnlab.core.fused import fused_mode_of
 from rnnlab.core.output import RecurrentOutput
-from rnnlab.core.param_names import flat_to_cell_names, rename_to_cells, rename_to_flat
-from rnnlab.core.registry import GRU_CELLS, LSTM_CELLS, RNN_CELLS, CellFactory, build_cell
-from rnnlab.core.scan import scan, scan_reversed
-from rnnlab.core.unpacked import run_unpacked
-from rnnlab.core.validation import check_initial_state, check_input, check_layer_args
+from rnnlab.core.param_names import (
+    flat_to_cell_names,
+    rename_to_cells,
+    rename_to_flat,
+    torch_suffix,
+)
+from rnnlab.core.registry import (
+    GRU_CELLS,
+    LSTM_CELLS,
+    RNN_CELLS,
+    CellFactory,
+    build_cell,
+    check_cell_instance,
+)
+from rnnlab.core.stack import run_stack
+from rnnlab.core.validation import (
+    check_initial_state,
+    check_input,
+    check_input_dtype,
+    check_layer_args,
+    resolve_initial_state,
+)
 
 InitialState = torch.Tensor | Sequence[torch.Tensor] | None
 
@@ -45,16 +66,31 @@ class Recurrent(nn.Module):
         num_layers: stacked layers; layer k>0 reads layer k−1's (fwd ⊕ bwd) outputs.
         bias: whether cells have ``bias_ih``/``bias_hh``.
         batch_first: ``x`` is ``(batch, time, features)`` instead of ``(time, batch, features)``.
-        dropout: dropout on each layer's outputs except the last, in training (as torch).
+        dropout: dropout on each layer's outputs except the last, in training (as torch:
+            a fresh mask per element and step).
         bidirectional: run a backward direction too and concatenate (forward first).
         proj_size: LSTM projection size (``cell="lstm"`` only), as ``torch.nn.LSTM``.
-        cell: a registered cell name or a factory ``(input_size, hidden_size, bias=) -> cell``.
+        cell: a registered cell name, a factory ``(input_size, hidden_size, bias=) -> cell``
+            (a cell class is one), or, for a one-cell layer, a cell instance.
         go_backwards: Keras semantics; unidirectional only: read right to left and return the
             outputs in processing order (see :meth:`forward`).
         zero_output_for_mask: with ``go_backwards`` and lengths, Keras's flag: padded steps
             output zeros instead of repeating the previous output (Keras's default).
         use_fused_kernel: run standard cells with PyTorch's fused kernel (the fast default);
             False runs the generic time loop, which gives the same numbers more slowly.
+        input_dropout, layer_dropout, output_dropout: locked (variational) dropout of the
+            input, between layers and of the top layer's output: one mask per sequence and
+            feature for all steps (Gal & Ghahramani 2016).
+        recurrent_dropout: dropout of ``h_{t-1}`` where it enters ``W_hh``, one mask per
+            sequence for all steps (Gal & Ghahramani 2016; Keras's ``recurrent_dropout``).
+            Runs the time loop.
+        weight_dropout: DropConnect on the hidden-to-hidden weights, redrawn per forward
+            pass (Merity et al. 2017); standard cells stay on the fused kernel.
+        zoneout: a rate, or ``(h_rate, c_rate)``: units keep their previous value with that
+            probability, per step (Krueger et al. 2017). Runs the time loop.
+
+    Every dropout argument is a probability in ``[0, 1)`` and 0 (off) by default; see
+    :mod:`rnnlab.core.dropout` for the equations.
     """
 
     allowed_cells: ClassVar[dict] = {**LSTM_CELLS, **GRU_CELLS, **RNN_CELLS}
@@ -71,16 +107,24 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
         proj_size: int = 0,
         *,
-        cell: str | CellFactory | None = None,
+        cell: str | CellFactory | nn.Module | None = None,
         go_backwards: bool = False,
         zero_output_for_mask: bool = False,
         use_fused_kernel: bool = True,
+        input_dropout: float = 0.0,
+        layer_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
+        zoneout: float | tuple[float, float] = 0.0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_layer_args(input_size, hidden_size, num_layers, dropout, proj_size,
-                         bidirectional, go_backwards)
+                         bidirectional, go_backwards, bias=bias, batch_first=batch_first,
+                         zero_output_for_mask=zero_output_for_mask,
+                         use_fused_kernel=use_fused_kernel)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -92,26 +136,40 @@ class Recurrent(nn.Module):
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
         self.use_fused_kernel = use_fused_kernel
-        self.cell_name = cell if isinstance(cell, str) else (
-            self.default_cell if cell is None else getattr(cell, "__name__", repr(cell)))
-        cell = self.default_cell if cell is None else cell
+        self.dropout_spec = DropoutSpec.from_layer_args(
+            input_dropout=input_dropout, layer_dropout=layer_dropout,
+            output_dropout=output_dropout, recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout, zoneout=zoneout)
         directions = 2 if bidirectional else 1
         self.num_directions = directions
-        cells = []
-        for layer in range(num_layers):
-            for _ in range(directions):
-                layer_input = input_size if layer == 0 else directions * self._output_size(cells)
-                cells.append(build_cell(cell, layer_input, hidden_size, bias=bias,
-                                        proj_size=proj_size, allowed=self.allowed_cells,
-                                        factory_kwargs={"device": device, "dtype": dtype}))
+        if isinstance(cell, nn.Module):
+            check_cell_instance(cell, input_size, hidden_size, num_layers * directions)
+            self.cell_name = type(cell).__name__
+            cells = [cell]
+        else:
+            self.cell_name = cell if isinstance(cell, str) else (
+                self.default_cell if cell is None else getattr(cell, "__name__", repr(cell)))
+            cells = self._build_cells(self.default_cell if cell is None else cell,
+                                      {"device": device, "dtype": dtype})
         self.cells = nn.ModuleList(cells)
+        for index, built in enumerate(self.cells):
+            if isinstance(built, RecurrentCell):
+                built.adopt_parameters(self, torch_suffix(index, directions))
+        check_cells_support(self.dropout_spec, self.cells)
         self._fused_mode = fused_mode_of(self.cells)
         self.register_state_dict_post_hook(_save_with_torch_names)
         self.register_load_state_dict_pre_hook(_load_torch_names)
 
-    @staticmethod
-    def _output_size(cells: list[nn.Module]) -> int:
-        return int(cells[-1].state_sizes[0])
+    def _build_cells(self, cell: str | CellFactory, factory_kwargs: dict) -> list[nn.Module]:
+        cells: list[nn.Module] = []
+        for layer in range(self.num_layers):
+            for _ in range(self.num_directions):
+                layer_input = (self.input_size if layer == 0
+                               else self.num_directions * int(cells[-1].state_sizes[0]))
+                cells.append(build_cell(cell, layer_input, self.hidden_size, bias=self.bias,
+                                        proj_size=self.proj_size, allowed=self.allowed_cells,
+                                        factory_kwargs=factory_kwargs))
+        return cells
 
     # -- torch compatibility ----------------------------------------------------------------
     def __getattr__(self, name: str):
@@ -130,59 +188,100 @@ class Recurrent(nn.Module):
     @property
     def output_size(self) -> int:
         """Features per direction of ``output`` (``proj_size`` if set, else ``hidden_size``)."""
-        return self._output_size(list(self.cells))
+        return int(self.cells[-1].state_sizes[0])
+
+    def flip_time(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`rnnlab.flip_time` in this layer's layout (``batch_first`` or time-major)."""
+        return pad.flip_time(x, batch_first=self.batch_first)
 
     # -- running ----------------------------------------------------------------------------
     def forward(
         self,
-        x: torch.Tensor,
+        input: torch.Tensor | PackedSequence,
+        hx: InitialState = None,
         lengths: pad.LengthsLike | None = None,
-        padding: str = "post",
+        padding: str | pad.Padding | None = None,
+        *,
+        mask: torch.Tensor | None = None,
         initial_state: InitialState = None,
     ) -> RecurrentOutput:
         """Run the stack.
 
         Args:
-            x: ``(batch, time, input_size)`` if ``batch_first`` else ``(time, batch,
-                input_size)``; or unbatched ``(time, input_size)``.
+            input: ``(batch, time, input_size)`` if ``batch_first`` else ``(time, batch,
+                input_size)``; unbatched ``(time, input_size)``; or a ``PackedSequence``
+                (then the result unpacks to a ``PackedSequence``, as torch).
+            hx: as torch, positional or keyword: ``(h_0, c_0)`` for LSTM cells, ``h_0``
+                otherwise, each ``(layers*directions, batch, size)``; zeros if None.
+                ``initial_state=`` is the same argument under rnnlab's older name.
             lengths: ``(batch,)`` real lengths in ``[0, time]`` (list, array or tensor of any
                 dtype/device), or None when every position is real.
-            padding: "post" (real tokens first) or "pre" (real tokens last).
-            initial_state: like torch: ``(h_0, c_0)`` for LSTM cells, ``h_0`` otherwise, each
-                ``(layers*directions, batch, size)``; zeros if None.
+            padding: "post" (real tokens first, the default) or "pre" (real tokens last).
+            mask: ``(batch, time)`` bool, True at real steps, instead of ``lengths``: one
+                contiguous run per row; its side is read off the mask unless ``padding`` says.
 
         Returns:
             A :class:`RecurrentOutput`; ``output, state = result`` unpacks as torch's tuple.
-            Outputs at padded positions are zero and never depend on the padding. With
-            ``go_backwards`` the output is in processing order (position k holds the step that
-            read ``x[T-1-k]``), padded steps included, as Keras 3 returns it; without
-            ``zero_output_for_mask`` a padded step repeats the previous output (zeros before
-            the first real step), again as Keras does.
+            Outputs at padded positions are exactly zero and never depend on the padding
+            (NaN there included). With ``go_backwards`` the output is in processing order
+            (position k holds the step that read ``x[T-1-k]``), padded steps included, as
+            Keras 3 returns it; without ``zero_output_for_mask`` a padded step repeats the
+            previous output (zeros before the first real step), again as Keras does.
+
+        Under ``torch.compile`` the layer runs eagerly behind one graph break, as
+        ``torch.nn.LSTM`` does (Dynamo does not trace RNN modules); ``torch.export`` traces it.
         """
-        padding = pad.check_padding(padding)
-        x, unbatched = check_input(x, self.input_size, self.batch_first)
+        return self._forward(input, hx, lengths, padding, mask, initial_state)
+
+    @torch.compiler.disable
+    def _forward(self, input, hx, lengths, padding, mask, initial_state) -> RecurrentOutput:
+        state = resolve_initial_state(hx, initial_state)
+        side = None if padding is None else pad.Padding.of(padding)
+        packed_input = input if isinstance(input, PackedSequence) else None
+        batch_first = self.batch_first
+        if packed_input is not None:
+            if self.go_backwards:
+                raise ValueError("go_backwards (Keras semantics) takes padded input and "
+                                 "lengths, not a PackedSequence")
+            input, lengths = packed.unpack(packed_input, lengths=lengths, mask=mask,
+                                           padding=side)
+            batch_first = True
+        x, unbatched = check_input(input, self.input_size, batch_first)
+        check_input_dtype(x, next(iter(self.parameters()), None))
         batch, time = x.shape[0], x.shape[1]
-        lengths_t = None
-        if lengths is not None:
-            lengths_t = pad.as_lengths(lengths, batch=batch, time=time)
-        states = check_initial_state(initial_state, self.cells, self.num_layers,
+        if mask is not None:
+            if lengths is not None:
+                raise ValueError("pass lengths= or mask=, not both")
+            lengths, side = pad.lengths_from_mask(mask, batch=batch, time=time, padding=side)
+        side = side or pad.Padding.POST
+        lengths_t = (None if lengths is None
+                     else pad.as_lengths(lengths, batch=batch, time=time, device=x.device))
+        states = check_initial_state(state, self.cells, self.num_layers,
                                      self.num_directions, batch, x, unbatched)
 
-        run_padding = padding
+        run_padding = side
         if self.go_backwards:
-            x = x.flip(1)
-            run_padding = "pre" if padding == "post" else "post"
-        if lengths_t is not None and run_padding == "pre":
+            x, run_padding = keras_compat.to_processing_order(x, side)
+        if lengths_t is not None and run_padding is pad.Padding.PRE:
             x = pad.pre_to_post(x, lengths_t)
-        outputs, h_n, other_states = self._run(x, states, lengths_t)
-        if (self.go_backwards and lengths_t is not None and run_padding == "post"
-                and not self.zero_output_for_mask):
-            # Padding trails in processing order here; leading padding (the other case) keeps
-            # zeros, which is also what Keras's initial "previous output" is.
-            outputs = _repeat_last_output(outputs, lengths_t)
-        if lengths_t is not None and run_padding == "pre":
+        steps = Steps(lengths_t, None if lengths_t is None
+                      else pad.lengths_to_mask(lengths_t, time, pad.Padding.POST))
+        outputs, h_n, other_states = run_stack(
+            list(self.cells), pad.zero_padding(x, steps.real), states, steps,
+            path=self._path(lengths_t is not None, time), mode=self._fused_mode,
+            num_layers=self.num_layers, num_directions=self.num_directions,
+            between_dropout=self.dropout, dropout=self.dropout_spec, training=self.training)
+        if self.go_backwards:
+            outputs = keras_compat.mask_padded_outputs(outputs, lengths_t, run_padding,
+                                                       self.zero_output_for_mask)
+        if lengths_t is not None and run_padding is pad.Padding.PRE:
             outputs = pad.post_to_pre(outputs, lengths_t)
+        if callable(other_states) and pad.is_tracing():
+            other_states = other_states()  # a traced graph has no "later"
 
+        packed_output = None
+        if packed_input is not None:
+            packed_output = packed.pack_like(outputs, lengths_t, packed_input)
         if unbatched:
             outputs, h_n = outputs.squeeze(0), h_n.squeeze(1)
             other_states = _squeeze_batch(other_states)
@@ -190,54 +289,30 @@ class Recurrent(nn.Module):
             outputs = outputs.transpose(0, 1)
         return RecurrentOutput(
             output=outputs, h_n=h_n, other_states=other_states, lengths=lengths_t,
-            padding=padding, batch_first=self.batch_first or unbatched,
+            padding=side.value, batch_first=self.batch_first or unbatched,
             num_layers=self.num_layers, num_directions=self.num_directions,
-            go_backwards=self.go_backwards,
+            go_backwards=self.go_backwards, packed_output=packed_output,
         )
 
-    def _run(
-        self, x: torch.Tensor, states: tuple[torch.Tensor, ...], lengths: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple | Callable[[], tuple]]:
-        """``x (batch, time, input)`` post-padded → outputs, ``h_n`` and the other final
-        state parts (torch layout), or a function that computes them when first asked for."""
-        if self.use_fused_kernel and self._fused_mode is not None:
-            kwargs = {"num_layers": self.num_layers, "bidirectional": self.bidirectional,
-                      "dropout": self.dropout, "training": self.training}
-            if lengths is not None and self._unpacked_pays_off():
-                outputs, h_n, cell_state = run_unpacked(self._fused_mode, list(self.cells), x,
-                                                        states, lengths, **kwargs)
-                return outputs, h_n, (() if cell_state is None else lambda: (cell_state(),))
-            outputs, finals = run_fused(self._fused_mode, list(self.cells), x, states, lengths,
-                                        **kwargs)
-            return outputs, finals[0], finals[1:]
-        layer_input, finals = x, []
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout > 0:
-                layer_input = F.dropout(layer_input, self.dropout, self.training)
-            direction_outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                state = tuple(part[index] for part in states)
-                run = scan_reversed if direction == 1 else scan
-                output, final = run(self.cells[index], layer_input, state, lengths)
-                direction_outputs.append(output)
-                finals.append(final)
-            layer_input = torch.cat(direction_outputs, dim=-1)
-        stacked = tuple(torch.stack(parts) for parts in zip(*finals))
-        return layer_input, stacked[0], stacked[1:]
+    def _path(self, has_lengths: bool, time: int = 1) -> str:
+        """Which runner executes the stack (see core/directions.py and core/stack.py).
 
-    def _unpacked_pays_off(self) -> bool:
-        """Whether lengths should run on the unpacked kernels (see core/unpacked.py).
-
-        Measured (benchmarks/RESULTS.md): LSTM always gains (oneDNN, 2–4× faster than
-        packed). GRU and RNN have no oneDNN kernel: unpacked wins when training (the packed
-        backward zero-fills buffers at every step) but computes over the padding, which packed
-        skips, so inference stays packed. Dropout between layers draws its masks per layer
-        call here; a deferred c_n could not replay them, so that case also stays packed.
+        Measured (benchmarks/RESULTS.md): with lengths LSTM always gains on the unpacked
+        kernel (oneDNN, 2–4× faster than packed). GRU and RNN have no oneDNN kernel: unpacked
+        wins when training (the packed backward zero-fills buffers at every step) but computes
+        over the padding, which packed skips, so inference stays packed. Without lengths the
+        whole stack is one kernel call, exactly torch's, unless locked dropout must reach
+        between the layers.
         """
-        if self.training and self.dropout > 0 and self.num_layers > 1:
-            return False
-        return self._fused_mode == "LSTM" or torch.is_grad_enabled()
+        if (not self.use_fused_kernel or self._fused_mode is None or time == 0
+                or self.dropout_spec.needs_time_loop(self.training)):
+            return "loop"  # (torch's kernels refuse time 0; the loop returns empty outputs)
+        if not has_lengths:
+            between = self.dropout_spec.between > 0 and self.num_layers > 1
+            return "kernel" if between else "whole"
+        if self._fused_mode == "LSTM" or torch.is_grad_enabled() or pad.is_tracing():
+            return "kernel"
+        return "packed"
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}",
@@ -249,29 +324,24 @@ class Recurrent(nn.Module):
             parts.append(f"dropout={self.dropout}")
         if self.proj_size:
             parts.append(f"proj_size={self.proj_size}")
+        if self.dropout_spec.active:
+            parts.append(f"dropout_spec={self.dropout_spec}")
         return ", ".join(parts)
 
 
-def _squeeze_batch(states: tuple | Callable[[], tuple]) -> tuple | Callable[[], tuple]:
+def _squeeze_batch(states):
     """Drop the batch axis of state parts ``(layers*directions, 1, size)`` (unbatched input)."""
     if callable(states):
         return lambda: tuple(part.squeeze(1) for part in states())
     return tuple(part.squeeze(1) for part in states)
 
 
-def _repeat_last_output(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Keras masking on post-padded processing order: a padded step repeats the last output.
-
-    ``outputs: (batch, time, features)``; zero-length rows stay zero.
-    """
-    time = outputs.shape[1]
-    last_index = (lengths - 1).clamp(min=0).to(outputs.device)
-    last = outputs[torch.arange(outputs.shape[0], device=outputs.device), last_index]
-    padded = ~pad.lengths_to_mask(lengths, time, "post", device=outputs.device)
-    return torch.where(padded.unsqueeze(-1), last.unsqueeze(1), outputs)
-
-
 def _save_with_torch_names(module: Recurrent, state_dict: dict, prefix: str, _meta) -> None:
+    # Adopted weights are already saved under torch's names by the layer itself; the
+    # cells list them again by cell name, which the layer's state dict drops.
+    for index, cell in enumerate(module.cells):
+        for name in getattr(cell, "adopted_names", tuple)():
+            state_dict.pop(f"{prefix}cells.{index}.{name}", None)
     rename_to_flat(state_dict, prefix, flat_to_cell_names(module.cells, module.num_directions))
 
 

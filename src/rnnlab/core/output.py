@@ -21,9 +21,11 @@ order, as Keras returns it; :func:`rnnlab.core.padding.flip_time` puts it back i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
+import torch.utils._pytree as pytree
+from torch.nn.utils.rnn import PackedSequence
 
 from rnnlab.core.padding import lengths_to_mask
 
@@ -42,6 +44,9 @@ class RecurrentOutput:
         lengths: ``(batch,)`` int64 real lengths, or None when every position is real.
         padding: "post" or "pre": where the padding sits in ``output``.
         batch_first, num_layers, num_directions, go_backwards: how the layer was run.
+        packed_output: when the input was a ``PackedSequence``, the output packed the same
+            way (same ``batch_sizes`` and sort order), which is what ``out[0]`` and
+            ``output, h = out`` give, as torch; ``output`` stays the padded tensor.
     """
 
     output: torch.Tensor
@@ -53,6 +58,7 @@ class RecurrentOutput:
     num_directions: int
     go_backwards: bool = False
     other_states: tuple[torch.Tensor, ...] | Callable[[], tuple[torch.Tensor, ...]] = ()
+    packed_output: PackedSequence | None = None
 
     @property
     def final_states(self) -> tuple[torch.Tensor, ...]:
@@ -72,14 +78,18 @@ class RecurrentOutput:
         states = self.final_states
         return states if len(states) > 1 else states[0]
 
+    def _as_torch_tuple(self) -> tuple:
+        output = self.output if self.packed_output is None else self.packed_output
+        return (output, self.state)
+
     def __iter__(self) -> Iterator:
-        return iter((self.output, self.state))
+        return iter(self._as_torch_tuple())
 
     def __len__(self) -> int:
         return 2
 
     def __getitem__(self, index: int):
-        return (self.output, self.state)[index]
+        return self._as_torch_tuple()[index]
 
     # -- named views -------------------------------------------------------------------------
     @property
@@ -159,3 +169,31 @@ class RecurrentOutput:
         if self.go_backwards:
             padding = "pre" if padding == "post" else "post"
         return lengths_to_mask(self.lengths, time, padding, device=self.output.device)
+
+
+# torch.export and torch.compile see a RecurrentOutput as a tree of tensors: the tensors are
+# its leaves, the layout flags its static context. Flattening computes a deferred c_n.
+_TENSOR_FIELDS = ("output", "h_n", "lengths", "other_states", "packed_output")
+_STATIC_FIELDS = tuple(f.name for f in fields(RecurrentOutput) if f.name not in _TENSOR_FIELDS)
+
+
+def _flatten(out: RecurrentOutput) -> tuple[list, tuple]:
+    others = out.final_states[1:]
+    children = [out.output, out.h_n, out.lengths, others, out.packed_output]
+    return children, tuple(getattr(out, name) for name in _STATIC_FIELDS)
+
+
+def _unflatten(children, context) -> RecurrentOutput:
+    output, h_n, lengths, others, packed = children
+    return RecurrentOutput(output=output, h_n=h_n, lengths=lengths, other_states=tuple(others),
+                           packed_output=packed, **dict(zip(_STATIC_FIELDS, context)))
+
+
+pytree.register_pytree_node(
+    RecurrentOutput, _flatten, _unflatten,
+    serialized_type_name="rnnlab.core.output.RecurrentOutput",
+    flatten_with_keys_fn=lambda out: (
+        [(pytree.GetAttrKey(name), child) for name, child in zip(_TENSOR_FIELDS, _flatten(out)[0])],
+        _flatten(out)[1],
+    ),
+)

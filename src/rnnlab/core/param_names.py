@@ -21,11 +21,18 @@ def torch_suffix(index: int, num_directions: int) -> str:
 
 
 def flat_to_cell_names(cells: Sequence[nn.Module], num_directions: int) -> dict[str, str]:
-    """Map ``weight_ih_l0``-style names to ``cells.0.weight_ih``-style names."""
+    """Map ``weight_ih_l0``-style names to ``cells.0.weight_ih``-style names.
+
+    Only for entries the cells still hold themselves (sub-module parameters, a plain-module
+    user cell's weights): adopted weights already sit on the layer under torch's names.
+    """
     mapping = {}
     for index, cell in enumerate(cells):
         suffix = torch_suffix(index, num_directions)
+        adopted = set(getattr(cell, "adopted_names", tuple)())
         for name in cell.state_dict(keep_vars=True):
+            if name in adopted:
+                continue
             mapping[name.replace(".", "_") + suffix] = f"cells.{index}.{name}"
     return mapping
 

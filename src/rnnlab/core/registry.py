@@ -65,3 +65,23 @@ def build_cell(
             f"forward(x_t, state) -> (h_t, state); missing {missing or ['nn.Module base']}"
         )
     return built
+
+
+def check_cell_instance(cell: nn.Module, input_size: int, hidden_size: int, needed: int) -> None:
+    """A cell instance serves a layer of exactly one cell, of the layer's sizes."""
+    if needed != 1:
+        raise ValueError(
+            f"cell={type(cell).__name__}(...) is one cell instance, but this layer needs "
+            f"{needed} (num_layers × directions), with different input sizes; pass the class "
+            f"or a factory instead, e.g. cell={type(cell).__name__} or "
+            f"functools.partial({type(cell).__name__}, ...)"
+        )
+    for name, expected in (("input_size", input_size), ("hidden_size", hidden_size)):
+        got = getattr(cell, name, expected)
+        if got != expected:
+            raise ValueError(f"cell instance has {name}={got} but the layer was built with "
+                             f"{name}={expected}")
+    missing = [name for name in ("state_sizes", "forward") if not hasattr(cell, name)]
+    if missing:
+        raise TypeError(f"cell instance {type(cell).__name__} must follow the cell protocol "
+                        f"(state_sizes and forward(x_t, state)); missing {missing}")

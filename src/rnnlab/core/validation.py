@@ -17,8 +17,13 @@ def check_layer_args(
     proj_size: int,
     bidirectional: bool,
     go_backwards: bool,
+    **flags: bool,
 ) -> None:
-    """Validate a layer's constructor arguments."""
+    """Validate a layer's constructor arguments.
+
+    Flags must be real booleans: torch takes any truthy value, so a string flag ("no") would
+    silently mean True.
+    """
     for name, value, minimum in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                                  ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -26,7 +31,12 @@ def check_layer_args(
     if proj_size >= hidden_size:
         raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, "
                          f"got {proj_size}")
-    if not 0.0 <= float(dropout) < 1.0:
+    flags.update(bidirectional=bidirectional, go_backwards=go_backwards)
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+            or not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if go_backwards and bidirectional:
         raise ValueError(
@@ -57,6 +67,37 @@ def check_input(x: torch.Tensor, input_size: int, batch_first: bool) -> tuple[to
     if x.dim() == 2:
         return x.unsqueeze(0), True
     return (x if batch_first else x.transpose(0, 1)), False
+
+
+def check_input_dtype(x: torch.Tensor, weight: torch.Tensor | None) -> None:
+    """``x`` must have the layer's weight dtype (torch's fused kernels would fail cryptically)."""
+    if weight is not None and x.dtype != weight.dtype:
+        raise ValueError(
+            f"input dtype {x.dtype} does not match weight dtype {weight.dtype}; convert the "
+            f"input (x.to({weight.dtype})) or the layer (layer.to({x.dtype}))"
+        )
+
+
+def resolve_initial_state(hx, initial_state):
+    """The initial state from torch's positional ``hx`` or rnnlab's ``initial_state=`` keyword.
+
+    Catches the classic mistake of passing lengths where torch expects ``hx``.
+    """
+    if hx is not None and initial_state is not None:
+        raise ValueError("pass the initial state once: as hx (torch's name) or initial_state=")
+    state = initial_state if hx is None else hx
+    if state is None:
+        return None
+    parts = (state,) if isinstance(state, torch.Tensor) else state
+    if not isinstance(parts, (tuple, list)) or not all(
+            isinstance(part, torch.Tensor) and part.is_floating_point() for part in parts):
+        described = (f"a {state.dtype} tensor of shape {tuple(state.shape)}"
+                     if isinstance(state, torch.Tensor) else type(state).__name__)
+        raise TypeError(
+            f"hx must be h_0 or (h_0, c_0), floating-point tensors (layers*directions, batch, "
+            f"hidden), got {described}; lengths go in lengths= (e.g. lstm(x, lengths=lengths))"
+        )
+    return state
 
 
 def check_initial_state(

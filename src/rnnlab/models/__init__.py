@@ -8,6 +8,8 @@ Names are imported on first use, so that the pure parts (``rnnlab.models.arrange
 load without torch, for the result store and the report.
 """
 
+from typing import TYPE_CHECKING
+
 from rnnlab._lazy import attach
 
 _EXPORTS = {
@@ -24,3 +26,15 @@ _EXPORTS = {
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from rnnlab.models.arrangements import SEED_ARRANGEMENTS as SEED_ARRANGEMENTS
+    from rnnlab.models.arrangements import ArrangementName as ArrangementName
+    from rnnlab.models.arrangements import parse_arrangement as parse_arrangement
+    from rnnlab.models.classifier import SequenceClassifier as SequenceClassifier
+    from rnnlab.models.classifier import logits_to_probabilities as logits_to_probabilities
+    from rnnlab.models.classifier import parameter_count as parameter_count
+    from rnnlab.models.config import ClassifierConfig as ClassifierConfig
+    from rnnlab.models.init import part_generator as part_generator
+    from rnnlab.models.init import part_seed as part_seed
+    from rnnlab.models.pooling import pool_states as pool_states

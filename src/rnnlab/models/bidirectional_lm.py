@@ -41,7 +41,8 @@ import torch
 from torch import nn
 
 from rnnlab.core import LSTM, flip_time
-from rnnlab.core.padding import LengthsLike
+from rnnlab.core.padding import LengthsLike, as_lengths, lengths_to_mask, zero_padding
+from rnnlab.models.token_ids import check_token_ids
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,14 @@ class BidirectionalLM(nn.Module):
     ) -> tuple[torch.Tensor, StackOutputs, StackOutputs]:
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
+        check_token_ids(ids, self.embedding.num_embeddings)
         embedded = self.embedding(ids)
+        if lengths is not None:
+            # The skip connection reads the embeddings directly: padding must be zero there
+            # too, or a NaN pad vector would reach the skip weights' gradient.
+            lengths = as_lengths(lengths, batch=ids.shape[0], time=ids.shape[1],
+                                 device=ids.device)
+            embedded = zero_padding(embedded, lengths_to_mask(lengths, ids.shape[1]))
         dropped = self.dropout(embedded)
         return embedded, self.forward_stack(dropped, lengths), self.backward_stack(dropped, lengths)
 

@@ -29,6 +29,7 @@ from rnnlab.models.init import (
     part_generator,
 )
 from rnnlab.models.pooling import pool_states
+from rnnlab.models.token_ids import check_token_ids
 
 _ACTIVATIONS = {None: nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -90,6 +91,7 @@ class SequenceClassifier(nn.Module):
         """The pooled recurrent summary: ids ``(batch, time)`` → ``(batch, directions*hidden)``."""
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
+        check_token_ids(ids, self.embedding.num_embeddings)
         embedded = self.embedding_dropout(self.embedding(ids))  # (batch, time, embedding)
         if self.config.masked:
             if lengths is None:

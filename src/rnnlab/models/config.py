@@ -52,13 +52,17 @@ class ClassifierConfig:
     arrangement: str | None = None  # the seed-002 name this came from, for records only
 
     def __post_init__(self) -> None:
+        for name in ("bidirectional", "masked"):
+            # A string flag ("false", "no") is truthy: take only real booleans.
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+        if not _is_int(self.num_classes) or self.num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
-        if not isinstance(self.dense_size, int) or self.dense_size < 0:
+        if not _is_int(self.dense_size) or self.dense_size < 0:
             raise ValueError(f"dense_size must be an int >= 0 (0 = no dense layer), "
                              f"got {self.dense_size!r}")
         if self.resolved_cell not in ALL_CELLS:
@@ -69,7 +73,9 @@ class ClassifierConfig:
         _check_choice("padding", self.padding, PADDING_SIDES)
         _check_choice("init", self.init, INITS)
         for name in ("dropout", "embedding_dropout", "pooled_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
 
     @property
@@ -120,6 +126,10 @@ class ClassifierConfig:
         """A copy with ``changes`` applied (validated like the constructor)."""
         _check_keys(changes, "ClassifierConfig key")
         return replace(self, **changes)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int in Python
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:

@@ -88,12 +88,20 @@ def init_recurrent(recurrent: nn.Module, scheme: str, generator: torch.Generator
             _keras_cell(cell, generator)
         else:
             bound = 1.0 / math.sqrt(cell.hidden_size)
-            for parameter in cell.parameters(recurse=False):
+            for _, parameter in _cell_weights(cell):
                 nn.init.uniform_(parameter, -bound, bound, generator=generator)
 
 
+def _cell_weights(cell: nn.Module):
+    # Inside a layer a RecurrentCell's parameters live on the layer (torch names);
+    # named_weights finds them. A plain-module user cell still owns its own.
+    if hasattr(cell, "named_weights"):
+        return list(cell.named_weights())
+    return list(cell.named_parameters(recurse=False))
+
+
 def _keras_cell(cell: nn.Module, generator: torch.Generator) -> None:
-    for name, parameter in cell.named_parameters(recurse=False):
+    for name, parameter in _cell_weights(cell):
         if name == "weight_hh":
             nn.init.orthogonal_(parameter, generator=generator)
         elif name == "weight_peephole" or parameter.dim() < 2:

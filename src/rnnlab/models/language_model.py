@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.core import LSTM
+from rnnlab.models.token_ids import check_token_ids
 
 State = tuple[torch.Tensor, ...]
 
@@ -120,6 +121,7 @@ class LanguageModel(nn.Module):
         """ids ``(batch, time)`` and an optional carried state → logits and the final state."""
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
+        check_token_ids(ids, self.embedding.num_embeddings)
         embedded = self.dropout(self.embedding(ids))  # (batch, time, embedding)
         result = self.rnn(embedded, initial_state=state)
         hidden = self.dropout(result.output)  # (batch, time, hidden)
@@ -140,4 +142,6 @@ def perplexity(total_nll: float, tokens: int) -> float:
     if tokens < 1:
         raise ValueError(f"tokens must be >= 1, got {tokens}")
     mean = total_nll / tokens
+    if math.isnan(mean):
+        return math.nan  # a diverged loss has no perplexity; inf would read as "very bad"
     return math.exp(mean) if mean < 700 else math.inf  # exp overflows a float past ~709
