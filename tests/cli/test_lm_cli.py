@@ -61,6 +61,11 @@ def test_train_eval_and_resume_as_a_user_would(corpus, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     assert perplexities(evaluated.stdout) == perplexities(trained.stdout.splitlines()[-1])
 
+    wrong_kind = rnnlab("predict", str(run_dir), "the cat")  # a classifier command
+    assert wrong_kind.returncode == 2
+    assert "holds a language-model run" in wrong_kind.stderr
+    assert "Traceback" not in wrong_kind.stderr
+
     again = rnnlab(*train_args(corpus, run_dir, 3))  # forgot --resume
     assert again.returncode == 2
     assert "--resume" in again.stderr and "Traceback" not in again.stderr
@@ -90,3 +95,36 @@ def test_nextword_compares_fixed_and_leaky_models(tmp_path):
     results = json.loads(output.read_text())
     assert set(results) == {"fixed", "leaky"}
     assert 0.0 <= results["leaky"][0]["backward_accuracy"] <= 1.0
+
+
+def test_diverged_training_stops_with_a_clear_error(corpus, tmp_path):
+    run_dir = tmp_path / "run"
+    result = rnnlab(*train_args(corpus, run_dir, 2), "--lr", "1e30")
+    assert result.returncode == 1, result.stdout
+    err = result.stderr.strip()
+    assert "training diverged" in err and "--lr" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert "final:" not in result.stdout and "run:" not in result.stdout
+    if (run_dir / "history.json").exists():  # written for finished epochs only: strict JSON
+        json.loads((run_dir / "history.json").read_text(),
+                   parse_constant=lambda constant: pytest.fail(f"history.json has {constant}"))
+
+
+def test_a_test_file_shorter_than_one_batch_is_refused_before_training(corpus, tmp_path):
+    (corpus / "test.txt").write_text("a\n")  # 2 tokens (a <eos>): 1 step per stream of 2
+    run_dir = tmp_path / "run"
+    result = rnnlab(*train_args(corpus, run_dir, 1))
+    assert result.returncode == 2
+    assert "epoch 1/" not in result.stdout  # refused before any training
+    assert not (run_dir / "checkpoint.pt").exists()
+    err = result.stderr.strip()
+    assert "test" in err and "--eval-batch-size" in err and "Traceback" not in err
+
+
+def test_an_out_that_is_a_file_is_refused_before_loading_anything(corpus, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    result = rnnlab(*train_args(corpus, taken, 1))
+    assert result.returncode == 2
+    assert "--out" in result.stderr and "is a file" in result.stderr
+    assert "Traceback" not in result.stderr and taken.read_text() == "mine"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +34,7 @@ def trained_run(tmp_path_factory):
 
 def test_train_writes_a_complete_run_directory(trained_run):
     assert {p.name for p in trained_run.iterdir()} == {
-        "checkpoint.pt", "config.json", "metrics.json", "vocab.json"}
+        "checkpoint.pt", "checkpoint.pt.sha256", "config.json", "metrics.json", "vocab.json"}
     metrics = json.loads((trained_run / "metrics.json").read_text())
     final = metrics["final"]
     assert 0.0 <= final["test_accuracy"] <= 1.0 and final["test_loss"] > 0
@@ -115,3 +117,101 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, message):
 def test_training_into_an_existing_run_without_resume_is_refused(trained_run, capsys):
     assert main(["train", "--epochs", "1", "--out", str(trained_run), *TINY]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def _strict_json(path: Path):
+    """``path`` parsed as standard JSON: bare NaN or Infinity is an error, not a float."""
+    def refuse(constant: str):
+        raise ValueError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_damaged_checkpoint_is_refused_by_evaluate_and_resume(trained_run, tmp_path, capsys):
+    run = tmp_path / "damaged"
+    shutil.copytree(trained_run, run)
+    checkpoint = run / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(4096)  # the issue's damage: 4 KB of zeros mid-file
+    checkpoint.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", "imdb-short"]) == 2
+    resumed = main(["train", "--arch", "MS_RST_LSTM", "--epochs", "2", "--out", str(run),
+                    "--resume", *TINY])
+    assert resumed == 2
+    for err in capsys.readouterr().err.strip().splitlines():
+        assert str(checkpoint) in err and "damaged" in err
+        assert "delete the run directory" in err and "Traceback" not in err
+
+
+def test_one_example_per_class_trains_and_reports_no_test_score(tmp_path, capsys):
+    data = tmp_path / "two.csv"
+    data.write_text("text,label\ngreat film,pos\nawful film,neg\n")
+    out = tmp_path / "run"
+    # both examples go to train: valid and test are empty, so there is nothing to score
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(out), *TINY]) == 0
+    captured = capsys.readouterr()
+    assert "test: 0" in captured.out
+    assert "test_accuracy n/a  test_loss n/a (the test split is empty)" in captured.out
+    final = _strict_json(out / "metrics.json")["final"]
+    assert final["test_accuracy"] is None and final["test_loss"] is None
+
+
+def test_diverged_training_stops_with_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--arch", "SS_RSF_LSTM", "--lr", "1e30", "--epochs", "2",
+                 "--out", str(out), *TINY])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert "diverged" in err and "--lr" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    for name in ("metrics.json", "config.json"):
+        if (out / name).exists():
+            document = _strict_json(out / name)
+            assert all(math.isfinite(e["train_loss"]) for e in document.get("epochs", []))
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--threads", "-1", "--out", "{tmp}/r"],
+    ["train", "--threads", "0", "--out", "{tmp}/r"],
+    ["lm", "train", "--corpus", "{tmp}", "--threads", "-1"],
+    ["lm", "eval", "{tmp}", "--threads", "-1"],
+    ["lm", "nextword", "--threads", "0"],
+    ["audit", "--model", "seed000", "--threads", "-1"],
+    ["compare", "--profile", "quick", "--out", "{tmp}/r", "--threads", "-1"],
+])
+def test_threads_below_one_is_a_usage_error_in_every_command(tmp_path, capsys, argv):
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--threads" in err and "must be an integer >= 1" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_that_is_an_existing_file_is_one_clear_line(tmp_path, capsys):
+    out = tmp_path / "taken.txt"
+    out.write_text("not a directory")
+    assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--out" in err and "is a file" in err and str(out) in err
+    assert len(err.splitlines()) == 1
+    assert out.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04\x14\x00"])
+def test_an_unreadable_checkpoint_names_the_file(tmp_path, capsys, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(content)
+    assert main(["evaluate", str(run), "--data", "imdb-short"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(run / "checkpoint.pt") in err and len(err.splitlines()) == 1
+    assert "Errno" not in err and "weights_only" not in err
+
+
+def test_checkpoint_has_the_mode_of_its_siblings(trained_run):
+    modes = {p.name: p.stat().st_mode & 0o777 for p in trained_run.iterdir()}
+    assert len(set(modes.values())) == 1, modes

@@ -147,6 +147,7 @@ def test_discard_epochs_after_forgets_what_the_checkpoint_lacks(store, study_id)
         ({"epoch": 1, "train_loss": math.nan}, "NaN"),
         ({"epoch": -1}, "epoch must be an int >= 0"),
         ({"epoch": 1, "seconds": "fast"}, "must be a number"),
+        ({"epoch": 1, "valid_perplexity": 80.0}, "holds classifier epochs"),
     ],
 )
 def test_bad_epoch_metrics_are_rejected_with_the_name(store, study_id, metrics, message):
@@ -203,7 +204,8 @@ def _claim_in_a_process_that_then_dies(path, study_id):
                               text=True).stdout)  # fmt: skip
 
 
-def test_runs_of_a_dead_worker_are_claimed_again_then_abandoned(store, study_id):
+def test_runs_of_a_dead_worker_are_claimed_again_however_often_it_dies(store, study_id):
+    # A kill is not a failure of the run (issue 14): only a run that raised is 'failed'.
     for _ in range(3):  # finish all runs but one
         claimed = store.claim_next_run(study_id, "w")
         store.finish_run(claimed.id, test_accuracy=0.5)
@@ -212,10 +214,29 @@ def test_runs_of_a_dead_worker_are_claimed_again_then_abandoned(store, study_id)
     again = store.claim_next_run(study_id, "survivor")
     assert (again.id, again.attempts, again.worker) == (dead_run, 2, "survivor")
     store.reset_running(study_id)
-    assert _claim_in_a_process_that_then_dies(store.path, study_id) == dead_run  # attempt 3
-    assert store.claim_next_run(study_id, "w", max_attempts=3) is None
-    abandoned = store.run(dead_run)
-    assert abandoned.status == "failed" and "abandoned after 3 attempts" in abandoned.error
+    for _ in range(3):  # six deaths in all, twice the old limit of three attempts
+        assert _claim_in_a_process_that_then_dies(store.path, study_id) == dead_run
+        assert store.release_dead_claims(study_id) == 1
+        assert store.run(dead_run).status == "pending"
+    claimed = store.claim_next_run(study_id, "w")
+    assert (claimed.id, claimed.status, claimed.error) == (dead_run, "running", None)
+
+
+def test_released_claims_are_pending_again_and_not_counted_as_attempts(store, study_id):
+    claimed = store.claim_next_run(study_id, "w")
+    assert store.release_claims(study_id) == 1
+    again = store.claim_next_run(study_id, "w")
+    assert (again.id, again.attempts) == (claimed.id, 1)
+    store.finish_run(again.id, test_accuracy=0.5)
+    assert store.release_claims(study_id) == 0  # too late: a finished run stays done
+    assert store.run(again.id).status == "done"
+
+
+def test_retry_failed_brings_back_a_run_abandoned_by_an_older_rnnlab(store, study_id):
+    claimed = store.claim_next_run(study_id, "w")
+    store.fail_run(claimed.id, "abandoned after 3 attempts: its worker died while running it")
+    assert store.retry_failed(study_id) == 1
+    assert store.run(claimed.id).status == "pending"
 
 
 def test_a_pickled_store_reopens_by_path(store, study_id):

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rnnlab.train import (
+    EpochMetrics,
     TrainConfig,
     classifier_config_for,
     load_checkpoint,
@@ -20,6 +21,7 @@ from rnnlab.train import (
     train_classifier,
 )
 from rnnlab.train import classifier_run as classifier_run_module
+from rnnlab.train.divergence import TrainingDivergedError
 from rnnlab.train.loop import epoch_batches
 from tests.train.helpers import (
     RESUME_CONFIG,
@@ -84,7 +86,7 @@ def test_writes_checkpoint_config_vocab_and_metrics(tmp_path):
     result = train_classifier(tiny_config(data), data, seed=0, out_dir=tmp_path, epochs=2,
                               on_epoch=seen.append, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint.pt", "config.json", "metrics.json", "vocab.json"]
+        "checkpoint.pt", "checkpoint.pt.sha256", "config.json", "metrics.json", "vocab.json"]
     assert [m.epoch for m in seen] == [1, 2]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
@@ -101,7 +103,10 @@ def test_epoch_metrics_fit_the_experiment_store():
     store_records = pytest.importorskip("rnnlab.experiments.store_records")
     data = synthetic_data()
     result = train_classifier(tiny_config(data), data, seed=0, epochs=1, progress=False)
-    store_records.EpochMetrics.from_mapping(result.history[0].to_dict())
+    assert store_records.EpochMetrics is EpochMetrics  # one record for training and the store
+    assert store_records.epoch_values(result.history[0]) == tuple(
+        result.history[0].to_dict()[name] for name in store_records.EPOCH_METRIC_NAMES
+    )
 
 
 def test_resume_after_a_crash_is_bit_identical(tmp_path):
@@ -240,3 +245,24 @@ def test_incompatible_config_is_an_error():
         train_classifier(tiny_config(data, num_classes=3), data, seed=0, epochs=1)
     with pytest.raises(ValueError, match="padding='post' but the data is padded 'pre'"):
         train_classifier(tiny_config(data, padding="post"), data, seed=0, epochs=1)
+
+
+def test_a_diverging_run_raises_before_checkpointing_the_bad_epoch(tmp_path):
+    data = synthetic_data()
+    good = TrainConfig(epochs=1, batch_size=8, lr=1e-2)
+    train_classifier(tiny_config(data), data, seed=0, out_dir=tmp_path, train_config=good,
+                     progress=False)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(TrainingDivergedError, match=r"lr|learning rate 1e\+30"):
+        train_classifier(tiny_config(data), data, seed=0, out_dir=tmp_path / "bad",
+                         train_config=replace(good, lr=1e30), progress=False)
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == saved["epoch"]
+
+
+def test_an_out_dir_that_is_a_file_is_refused(tmp_path):
+    data = synthetic_data()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="out_dir=.*is a file"):
+        train_classifier(tiny_config(data), data, seed=0, out_dir=tmp_path / "file",
+                         epochs=1, progress=False)

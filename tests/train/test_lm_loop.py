@@ -12,9 +12,11 @@ import torch
 from rnnlab.data import LMCorpus, Vocab
 from rnnlab.data.tbptt import TBPTTBatches, detach_state
 from rnnlab.models.language_model import LanguageModel, LanguageModelConfig, token_nll
+from rnnlab.train import SavedLMRun, load_run
 from rnnlab.train.checkpoint import load_checkpoint
+from rnnlab.train.divergence import TrainingDivergedError
 from rnnlab.train.lm_loop import LMTrainConfig, evaluate, train_epoch
-from rnnlab.train.lm_run import load_run, train_language_model
+from rnnlab.train.lm_run import train_language_model
 
 VOCAB, HIDDEN = 7, 6
 
@@ -103,8 +105,8 @@ def test_training_overfits_a_tiny_corpus(tmp_path):
     result = train_language_model(corpus, model_config, config, tmp_path, progress=False,
                                   log=quiet)
     history = result.history
-    assert history[0]["train_perplexity"] > 3.0
-    assert history[-1]["train_perplexity"] < 1.3
+    assert history[0].train_perplexity > 3.0
+    assert history[-1].train_perplexity < 1.3
     assert result.valid.perplexity < 1.3
     assert result.test.perplexity < 1.3
 
@@ -115,7 +117,7 @@ def test_learning_rate_follows_the_schedule(tmp_path):
     model_config = LanguageModelConfig(vocab_size=7, hidden_size=4)
     result = train_language_model(pattern_corpus(40), model_config, config, tmp_path,
                                   progress=False, log=quiet)
-    assert [row["learning_rate"] for row in result.history] == [1.0, 0.5, 0.25]
+    assert [row.learning_rate for row in result.history] == [1.0, 0.5, 0.25]
 
 
 # --- checkpoints and resume -------------------------------------------------------------------
@@ -137,7 +139,7 @@ def test_resume_continues_to_identical_numbers(tmp_path):
                                    progress=False, log=quiet)
 
     def without_time(history):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+        return [row.without_timing() for row in history]
 
     assert without_time(resumed.history) == without_time(straight.history)
     assert resumed.test.total_nll == straight.test.total_nll
@@ -155,8 +157,16 @@ def test_checkpoint_is_written_every_epoch_with_config_and_history(tmp_path):
     assert saved["vocab"]["tokens"] == list(corpus.vocab.tokens)
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["epochs"]) == 2 and history["final"]["test_perplexity"] > 1
+    # the keys earlier versions wrote, in their order (older runs must keep loading)
+    keys = ["epoch", "learning_rate", "train_perplexity", "valid_perplexity", "seconds",
+            "train_tokens"]
+    assert [list(row) for row in saved["history"]] == [keys, keys]
+    assert [list(row) for row in history["epochs"]] == [keys, keys]
     run = load_run(tmp_path)
+    assert isinstance(run, SavedLMRun) and run.kind == "language_model"
     assert not run.model.training and run.train_config == config
+    assert run.model_config == model_config and run.vocab.tokens == corpus.vocab.tokens
+    assert [row.to_dict() for row in run.history] == saved["history"]
 
 
 def test_an_existing_run_needs_resume_and_a_matching_config(tmp_path):
@@ -178,3 +188,24 @@ def test_train_config_from_preset_takes_the_training_half():
     assert config.lr_decay == pytest.approx(1 / 1.2)
     with pytest.raises(ValueError, match="bptt must be >= 1"):
         LMTrainConfig(bptt=0)
+
+
+def test_a_diverging_language_model_raises_instead_of_reporting_inf(tmp_path):
+    corpus = pattern_corpus()
+    config = LMTrainConfig(batch_size=4, bptt=10, learning_rate=1e30, epochs=2,
+                           eval_batch_size=2)
+    model_config = LanguageModelConfig(vocab_size=len(corpus.vocab), hidden_size=6)
+    with pytest.raises(TrainingDivergedError, match="training diverged.*--lr"):
+        train_language_model(corpus, model_config, config, tmp_path, progress=False, log=quiet)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_a_split_too_short_to_score_is_refused_before_training(tmp_path):
+    corpus = pattern_corpus()
+    corpus = LMCorpus(corpus.train, corpus.valid, corpus.test[:2], corpus.vocab)
+    config = LMTrainConfig(batch_size=4, bptt=10, epochs=1, eval_batch_size=2)
+    model_config = LanguageModelConfig(vocab_size=len(corpus.vocab), hidden_size=6)
+    with pytest.raises(ValueError, match=r"test split has 2 token\(s\).*eval_batch_size=2"):
+        train_language_model(corpus, model_config, config, tmp_path / "run", progress=False,
+                             log=quiet)
+    assert not (tmp_path / "run").exists()

@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
 # Command modules, in the order `rnnlab --help` lists them.
 COMMAND_MODULES = (
     "rnnlab.cli.train",
@@ -49,14 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError) as error:
-        # Bad input: one clear line, no traceback (set RNNLAB_DEBUG=1 to see it).
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        # Bad input (exit 2) or a run that failed, e.g. diverged (exit 1): one clear line,
+        # no traceback (set RNNLAB_DEBUG=1 to see it).
         import os
 
         if os.environ.get("RNNLAB_DEBUG"):
             raise
         print(f"rnnlab {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(error, FloatingPointError) else 2
 
 
 if __name__ == "__main__":

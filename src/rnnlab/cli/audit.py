@@ -11,8 +11,9 @@ The exit code is 0 when every output keeps its contract, 1 when a leak is found.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from rnnlab.cli.common import add_threads_option, apply_threads
 
 DEMO_MODELS = ("seed000", "bilstm-lm", "causal-lm")
 
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seeds the tokens and the model")
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--heatmap", metavar="PNG", help="save the dependency heatmap(s)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run_audit)
 
 
@@ -71,7 +73,9 @@ def run_audit(args: argparse.Namespace) -> int:
     import torch
 
     from rnnlab.diagnostics import audit_leaks
+    from rnnlab.train.run_files import dumps_json
 
+    apply_threads(args)
     if (args.run is None) == (args.model is None):
         raise ValueError("give either RUN_DIR (a trained LM run) or --model "
                          f"{{{','.join(DEMO_MODELS)}}}, not both or neither")
@@ -81,10 +85,10 @@ def run_audit(args: argparse.Namespace) -> int:
         model, contract, vocab = _demo_model(args.model, args.leaky, args.seed)
         what = f"untrained {args.model}{' (leaky)' if args.leaky else ''}"
     else:
-        from rnnlab.train.lm_run import load_run
+        from rnnlab.train import load_run
 
-        loaded = load_run(args.run)
-        model, contract, vocab = loaded.model, "forward", len(loaded.vocab_tokens)
+        loaded = load_run(args.run, "language_model")
+        model, contract, vocab = loaded.model, "forward", len(loaded.vocab)
         what = f"LM run {args.run}"
     if args.contract is not None:
         contract = args.contract
@@ -94,7 +98,7 @@ def run_audit(args: argparse.Namespace) -> int:
     print(f"leak audit of {what}: {args.batch} sequences × {args.time} tokens")
     print(report.summary())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        Path(args.json).write_text(dumps_json(report.to_dict(), indent=2), encoding="utf-8")
     if args.heatmap:
         report.save_heatmap(args.heatmap)
         print(f"heatmap: {args.heatmap}")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from rnnlab.cli.common import thread_count
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--jobs", type=int, default=None,
                          help="parallel worker processes, torch threads split between them "
                               "(default: one per CPU core)")
-    compare.add_argument("--threads", type=int, default=None,
+    compare.add_argument("--threads", type=thread_count, default=None, metavar="N",
                          help="torch threads per worker (default: cores / jobs)")
     compare.add_argument("--runs", type=int, help="override the number of runs")
     compare.add_argument("--epochs", type=int, help="override the epochs per run")
     compare.add_argument("--data", help="override the dataset (a name or a path)")
     compare.add_argument("--arrangements", help="comma-separated arrangement names")
-    compare.add_argument("--retry-failed", action="store_true", help="retry failed runs")
+    compare.add_argument("--retry-failed", action="store_true",
+                         help="train failed (or abandoned) runs again, resuming from their "
+                              "checkpoints (default: failed runs stay failed)")
+    compare.add_argument("--rebuild-store", action="store_true",
+                         help="move a damaged results.sqlite aside (to "
+                              "results.sqlite.damaged-<timestamp>) and rebuild it from the "
+                              "run checkpoints in runs/ (default: off)")
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
     compare.set_defaults(handler=run_compare)
 
@@ -64,16 +76,32 @@ def _study_from_args(args: argparse.Namespace):
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from rnnlab.experiments.runner import run_study
+    """Exit codes: 0 all runs done, 1 some failed, 2 bad input, 130 interrupted (Ctrl-C)."""
+    try:
+        return _compare(args)
+    except KeyboardInterrupt:  # before the study started: nothing to release
+        print("rnnlab compare: interrupted; to resume, run the same command again",
+              file=sys.stderr)
+        return 130
 
-    study = _study_from_args(args)
+
+def _compare(args: argparse.Namespace) -> int:
+    from rnnlab.experiments.runner import STORE_FILE, StudyInterruptedError, run_study
+
+    study = _study_from_args(args)  # checked whole: nothing is written for a bad study
     study_dir = Path(args.out or Path("studies") / study.name)
     total = len(study.arrangements) + len(study.masked_arrangements)
     print(f"study {study.name!r}: {total} arrangement conditions × {study.runs} runs × "
           f"{study.epochs} epochs on {study.dataset} → {study_dir}", flush=True)
     jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
-    outcome = run_study(study, study_dir, jobs=jobs, threads=args.threads,
-                        progress=not args.no_progress)
+    try:
+        with _damage_reported(study_dir / STORE_FILE):
+            outcome = run_study(study, study_dir, jobs=jobs, threads=args.threads,
+                                progress=not args.no_progress, retry_failed=args.retry_failed,
+                                rebuild_store=args.rebuild_store)
+    except StudyInterruptedError as interrupted:
+        print(f"rnnlab compare: {interrupted}", file=sys.stderr)
+        return 130
     counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
                        if count)
     print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")
@@ -82,24 +110,39 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0 if not outcome.status_counts.get("failed") else 1
 
 
+@contextmanager
+def _damage_reported(store_path: Path) -> Iterator[None]:
+    """An SQLite error that means a damaged file becomes the store's clear error."""
+    from rnnlab.experiments.store_connection import damaged_store_error, is_damage
+
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        if not is_damage(error):
+            raise
+        raise damaged_store_error(store_path, error) from None
+
+
 def run_report(args: argparse.Namespace) -> int:
     from rnnlab.experiments.report import write_report
     from rnnlab.experiments.runner import REPORT_DIR, STORE_FILE
     from rnnlab.experiments.store import ResultStore
 
     target = Path(args.study)
-    store_path = target / STORE_FILE if target.is_dir() else target
-    if not store_path.is_file():
+    is_store = target.suffix == ".sqlite" or not target.is_dir()
+    store_path = target if is_store else target / STORE_FILE
+    if not store_path.exists():
         raise FileNotFoundError(f"STUDY={args.study!r} holds no result store ({STORE_FILE}); "
                                 "run `rnnlab compare --out DIR` first")
     name = args.name
-    if name is None:
-        with ResultStore(store_path) as store:
-            names = [study.name for study in store.studies()]
-        if len(names) != 1:
-            raise ValueError(f"the store holds studies {names}; choose one with --name")
-        name = names[0]
-    out_dir = Path(args.out) if args.out else store_path.parent / REPORT_DIR
-    paths = write_report(os.fspath(store_path), name, out_dir)
+    with _damage_reported(store_path):
+        if name is None:
+            with ResultStore(store_path) as store:
+                names = [study.name for study in store.studies()]
+            if len(names) != 1:
+                raise ValueError(f"the store holds studies {names}; choose one with --name")
+            name = names[0]
+        out_dir = Path(args.out) if args.out else store_path.parent / REPORT_DIR
+        paths = write_report(os.fspath(store_path), name, out_dir)
     print(f"report: {paths.html}\n        {paths.markdown}")
     return 0

@@ -9,15 +9,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-
-if TYPE_CHECKING:
-    from rnnlab.data import LMCorpus
+from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir
+from rnnlab.core.registry import LSTM_CELLS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,14 +48,16 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--eval-batch-size", type=int, default=10,
                        help="streams when evaluating (default 10)")
     train.add_argument("--cell", default="lstm",
-                       choices=("lstm", "peephole", "cifg", "layernorm"), help="LSTM cell")
+                       choices=tuple(LSTM_CELLS), help="LSTM cell (default lstm)")
     train.add_argument("--tie-weights", action="store_true",
                        help="share embedding and decoder weights")
     train.add_argument("--seed", type=int, default=0, help="initial weights and dropout")
     train.add_argument("--brown-path", default=None,
                        help="Brown corpus folder or brown.tar.gz (default: $RNNLAB_DATA_DIR, "
                             "the cache or ~/nltk_data)")
-    train.add_argument("--threads", type=int, default=None, help="torch threads")
+    train.add_argument("--lr", type=float, default=None,
+                       help="override the preset's initial SGD learning rate")
+    add_threads_option(train)
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
 
@@ -68,7 +67,7 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("run_dir", help="a run directory written by `rnnlab lm train`")
     evaluate.add_argument("--eval-batch-size", type=int, default=None,
                           help="streams (default: the run's; 1 scores every token)")
-    evaluate.add_argument("--threads", type=int, default=None, help="torch threads")
+    add_threads_option(evaluate)
     evaluate.set_defaults(handler=run_eval)
 
 
@@ -95,29 +94,13 @@ def _register_nextword(commands: argparse._SubParsersAction) -> None:
     nextword.add_argument("--batch-size", type=int, default=16)
     nextword.add_argument("--learning-rate", type=float, default=3e-3, help="Adam")
     nextword.add_argument("--seed", type=int, default=0)
-    nextword.add_argument("--threads", type=int, default=None, help="torch threads")
+    add_threads_option(nextword)
     nextword.add_argument("--output", default=None, help="also write the results as JSON")
     nextword.add_argument("--no-progress", action="store_true", help="no progress bar")
     nextword.set_defaults(handler=run_nextword)
 
 
 # --- lm train / eval ---------------------------------------------------------------------------
-def load_corpus(spec: dict[str, Any]) -> LMCorpus:
-    """The LM corpus a spec names: ``{"corpus", "brown_path", "max_words"}``."""
-    from rnnlab.data import LMCorpus, load_brown_lm, read_ptb
-
-    if spec["corpus"] == "brown":
-        corpus = load_brown_lm(spec.get("brown_path"))
-    else:
-        corpus = read_ptb(spec["corpus"])
-    if spec.get("max_words") is not None:
-        if spec["max_words"] < 2:
-            raise ValueError(f"--max-words must be >= 2, got {spec['max_words']}")
-        corpus = LMCorpus(corpus.train[: spec["max_words"]], corpus.valid, corpus.test,
-                          corpus.vocab)
-    return corpus
-
-
 def _corpus_spec(args: argparse.Namespace) -> dict[str, Any]:
     corpus = args.corpus if args.corpus == "brown" else str(Path(args.corpus).resolve())
     brown_path = str(Path(args.brown_path).resolve()) if args.brown_path else None
@@ -127,11 +110,12 @@ def _corpus_spec(args: argparse.Namespace) -> dict[str, Any]:
 def run_train(args: argparse.Namespace) -> int:
     from rnnlab.models.lm_presets import get_preset
     from rnnlab.train.lm_loop import LMTrainConfig
-    from rnnlab.train.lm_run import train_language_model
+    from rnnlab.train.lm_run import load_corpus, train_language_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     preset = get_preset(args.preset)
+    name = "brown" if args.corpus == "brown" else Path(args.corpus).name
+    run_dir = check_out_dir(args.out or f"runs/lm-{name}-{preset.name}")
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "bptt": args.bptt}
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
     spec = _corpus_spec(args)
@@ -139,10 +123,9 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"corpus {args.corpus}: {corpus.summary()}")
     model_config = preset.model_config(len(corpus.vocab), cell=args.cell,
                                        tie_weights=args.tie_weights)
+    learning_rate = {} if args.lr is None else {"learning_rate": args.lr}
     train_config = LMTrainConfig.from_preset(preset, eval_batch_size=args.eval_batch_size,
-                                             seed=args.seed)
-    name = "brown" if args.corpus == "brown" else Path(args.corpus).name
-    run_dir = Path(args.out or f"runs/lm-{name}-{preset.name}")
+                                             seed=args.seed, **learning_rate)
     result = train_language_model(corpus, model_config, train_config, run_dir,
                                   corpus_spec=spec, resume=args.resume,
                                   progress=not args.no_progress)
@@ -152,16 +135,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rnnlab.train.lm_run import load_run, score_splits
+    from rnnlab.train import load_run
+    from rnnlab.train.lm_run import check_scorable, load_corpus, score_splits
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run = load_run(args.run_dir)
+    apply_threads(args)
+    run = load_run(args.run_dir, "language_model")
     corpus = load_corpus(run.corpus_spec)
-    if tuple(corpus.vocab.tokens) != run.vocab_tokens:
+    if tuple(corpus.vocab.tokens) != run.vocab.tokens:
         raise ValueError(f"the corpus {run.corpus_spec['corpus']!r} no longer gives the run's "
                          "vocabulary; it changed since training")
     batch = args.eval_batch_size or run.train_config.eval_batch_size
+    check_scorable(corpus, batch, run.train_config.bptt)
     valid, test = score_splits(run.model, corpus, batch, run.train_config.bptt)
     epochs = len(run.history)
     print(f"{args.run_dir}: {epochs} epoch(s); eval batch {batch}")
@@ -173,9 +157,9 @@ def run_eval(args: argparse.Namespace) -> int:
 # --- lm nextword -------------------------------------------------------------------------------
 def run_nextword(args: argparse.Namespace) -> int:
     from rnnlab.train.lm_nextword import NextWordConfig, compare_next_word
+    from rnnlab.train.run_files import dumps_json
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     config = NextWordConfig(
         data=args.data, epochs=args.epochs, vocab_size=args.vocab_size,
         max_tokens=args.max_tokens, max_reviews=args.max_reviews,
@@ -191,5 +175,5 @@ def run_nextword(args: argparse.Namespace) -> int:
             print(f"| {variant} | {row['epoch']} | {row['forward_accuracy']:.2%} | "
                   f"{row['backward_accuracy']:.2%} |")
     if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=2))
+        Path(args.output).write_text(dumps_json(results, indent=2) + "\n", encoding="utf-8")
     return 0

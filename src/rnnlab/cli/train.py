@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-import torch
-
+from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir
+from rnnlab.core.registry import ALL_CELLS
 from rnnlab.data import EncodingConfig, VocabConfig, dataset_names, load_dataset
 from rnnlab.models import SEED_ARRANGEMENTS
 from rnnlab.models.config import CELL_ALIASES, POOLINGS
@@ -26,10 +25,10 @@ from rnnlab.train import (
     predict_texts,
     train_classifier,
 )
+from rnnlab.train.run_files import dumps_json
 
-_CELLS = ("lstm", "gru", "rnn", "rnn_tanh", "rnn_relu", "peephole", "cifg", "layernorm")
+_CELLS = (*ALL_CELLS, *CELL_ALIASES)  # what ClassifierConfig accepts, aliases included
 _USER_DATA_OPTIONS = ("valid", "test", "text_field", "label_field")
-assert set(CELL_ALIASES) <= set(_CELLS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,9 +112,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--resume", action="store_true",
                           help="continue the run in --out where its checkpoint left off")
     training.add_argument("--no-progress", action="store_true", help="no progress bar")
-    training.add_argument("--threads", type=int,
-                          help="torch CPU threads (default: torch's choice; use 1 per process "
-                               "when several jobs share the machine)")
+    add_threads_option(training)
     parser.set_defaults(handler=run_train)
 
 
@@ -128,10 +125,8 @@ _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bi
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
+    check_out_dir(args.out)
     dataset = _load(args, args.data)
     encoding = EncodingConfig(maxlen=args.maxlen, padding=args.padding,
                               truncating=args.padding)
@@ -151,8 +146,14 @@ def run_train(args: argparse.Namespace) -> int:
         train_config=train_config, resume=args.resume, on_epoch=_print_epoch,
         progress=not args.no_progress)
     final = result.final
-    print(f"test_accuracy {final.test_accuracy:.4f}  test_loss {final.test_loss:.4f}  "
-          f"(epoch {final.epoch}; metrics in {args.out}/metrics.json)")
+    # An empty test split (all examples went to train, e.g. one per class) is not an error:
+    # the split sizes were printed before training, the model is still worth having, and
+    # metrics.json records null. Refusing would throw the trained run away for a missing score.
+    if final.test_loss is None:
+        scores = "test_accuracy n/a  test_loss n/a (the test split is empty)"
+    else:
+        scores = f"test_accuracy {final.test_accuracy:.4f}  test_loss {final.test_loss:.4f}"
+    print(f"{scores}  (epoch {final.epoch}; metrics in {args.out}/metrics.json)")
     return 0
 
 
@@ -179,7 +180,7 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, "classifier")
     data = args.data
     if data is None:
         saved = run.payload.get("data_name")
@@ -188,7 +189,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         data = saved
     result = evaluate_run(run, _load(args, data), split=args.split)
     if args.json:
-        print(json.dumps(result))
+        print(dumps_json(result))
     else:
         print(f"{args.split}: {result['examples']} examples  accuracy {result['accuracy']:.4f}"
               f"  loss {result['loss']:.4f}")
@@ -206,7 +207,7 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, "classifier")
     for text, prediction in zip(args.texts, predict_texts(run, args.texts), strict=True):
         preview = text if len(text) <= 60 else text[:57] + "..."
         print(f"{prediction.label}\t{prediction.probability:.4f}\t{preview}")

@@ -11,15 +11,16 @@ layout (the aclImdb layout). Any split not given is held out from train, stratif
 and seeded: first ``test_fraction`` of each class to test, then ``valid_fraction`` of each
 class to valid.
 
-Labels are names (strings; numbers in JSONL are turned into strings). Class ids follow the
-sorted names (numerically when every name is an integer), so "neg" = 0 and "pos" = 1.
+Table files may be gzipped (``reviews.csv.gz``). Their rules (one record per line, distinct
+header names, non-empty texts, how JSONL labels ``1``/``1.0``/``true`` compare) are in
+``rnnlab.data.tables``; every broken rule is a DataError naming the file and physical line.
+
+Labels are names (strings; JSONL numbers and booleans become "1", "true"). Class ids follow
+the sorted names (numerically when every name is an integer), so "neg" = 0 and "pos" = 1.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,10 +30,7 @@ import numpy as np
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import read_text
 from rnnlab.data.splits import TextDataset, TextSplit, check_fractions, split_off
-
-# One example: (text, label name, source id)
-Example = tuple[str, str, str]
-TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+from rnnlab.data.tables import Example, read_table
 
 
 def _how_to_get(argument: str) -> str:
@@ -63,61 +61,6 @@ def read_class_folder(folder: str | os.PathLike[str], argument: str = "path") ->
             text = read_text(file, argument=f"{argument} file")
             examples.append((text, class_dir.name, f"{class_dir.name}/{file.name}"))
     return examples
-
-
-def read_table(
-    path: str | os.PathLike[str],
-    text_field: str = "text",
-    label_field: str = "label",
-    argument: str = "path",
-) -> list[Example]:
-    """Examples from a .csv/.tsv (header row) or .jsonl (one JSON object per line) file."""
-    path = Path(path)
-    content = read_text(path, argument)
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        rows = _jsonl_rows(content, path)
-    elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO(content), delimiter="\t" if suffix == ".tsv" else ",")
-        rows = [(row_number, row) for row_number, row in enumerate(reader, start=2)]
-        if not rows:
-            raise DataError(f"{argument}={str(path)!r} has a header but no rows")
-    else:
-        raise DataError(
-            f"{argument}={str(path)!r} has suffix {suffix!r}; allowed: {list(TABLE_SUFFIXES)} "
-            f"or a folder"
-        )
-    fields = list(rows[0][1].keys())
-    for field, field_argument in ((text_field, "text_field"), (label_field, "label_field")):
-        if field not in fields:
-            raise DataError(
-                f"{field_argument}={field!r} is not a field of {path.name}; fields found: "
-                f"{fields}. Pass {field_argument}= with one of them."
-            )
-    examples: list[Example] = []
-    for line, row in rows:
-        text, label = row.get(text_field), row.get(label_field)
-        if text is None or label is None or str(label).strip() == "":
-            raise DataError(
-                f"{path.name}, line {line}: missing {text_field!r} or {label_field!r} (got {row!r})"
-            )
-        examples.append((str(text), str(label).strip(), f"{path.name}:{line}"))
-    return examples
-
-
-def _jsonl_rows(content: str, path: Path) -> list[tuple[int, dict[str, object]]]:
-    rows = []
-    for line_number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path.name}, line {line_number}: not valid JSON ({error})") from error
-        if not isinstance(row, dict):
-            raise DataError(f"{path.name}, line {line_number}: expected a JSON object, got {row!r}")
-        rows.append((line_number, row))
-    return rows
 
 
 def read_examples(

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from rnnlab.diagnostics.leak_audit import AuditConfig
+from rnnlab.diagnostics.audit_config import AuditConfig
 
 # Two identical forward passes may differ by float noise, never by more than this × |output|.
 _DETERMINISM_RTOL = 1e-5

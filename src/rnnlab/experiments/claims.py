@@ -13,7 +13,7 @@ from .store_records import RunRow
 from .store_schema import RUN_SELECT, run_row_from, utc_now
 from .worker_identity import current_worker, is_alive_on_this_host
 
-__all__ = ["claim_next_pending", "release_dead_claims"]
+__all__ = ["claim_next_pending", "release_dead_claims", "release_own_claims"]
 
 
 def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: str) -> RunRow | None:
@@ -36,19 +36,17 @@ def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: st
     return run_row_from(claimed)
 
 
-def release_dead_claims(connection: sqlite3.Connection, study_id: int, max_attempts: int) -> int:
+def release_dead_claims(connection: sqlite3.Connection, study_id: int) -> int:
     """Return 'running' runs whose worker on this host is gone to 'pending'.
 
-    A run whose worker died while holding it for the ``max_attempts``-th time is marked
-    'failed' instead (something in it kills workers: retrying forever would hang the
-    study). Runs claimed on other hosts are left alone: their pids mean nothing here.
-    Returns how many runs were released or failed.
+    However often it happens: a killed worker (SIGKILL, a crash of the machine, Ctrl-C
+    before the claim was released) says nothing about the run, which resumes from its
+    last checkpoint; only a run whose training raised is 'failed'. Runs claimed on other
+    hosts are left alone: their pids mean nothing here. Returns how many were released.
     """
-    if max_attempts < 1:
-        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
     host = current_worker().host
     running = connection.execute(
-        "SELECT id, worker_pid, worker_token, attempts FROM runs "
+        "SELECT id, worker_pid, worker_token FROM runs "
         "WHERE study_id = ? AND status = 'running' AND worker_host = ?",
         (study_id, host),
     ).fetchall()
@@ -58,16 +56,23 @@ def release_dead_claims(connection: sqlite3.Connection, study_id: int, max_attem
             run["worker_pid"], run["worker_token"]
         ):
             continue
-        if run["attempts"] >= max_attempts:
-            error = (
-                f"abandoned after {run['attempts']} attempts: its worker (pid "
-                f"{run['worker_pid']} on {host}) died while running it"
-            )
-            connection.execute(
-                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                (error, utc_now(), run["id"]),
-            )
-        else:
-            connection.execute("UPDATE runs SET status = 'pending' WHERE id = ?", (run["id"],))
+        connection.execute("UPDATE runs SET status = 'pending' WHERE id = ?", (run["id"],))
         released += 1
     return released
+
+
+def release_own_claims(connection: sqlite3.Connection, study_id: int) -> int:
+    """Give back every run of the study this process claimed and did not finish (e.g. on
+    Ctrl-C, which may land anywhere, even between a claim and the training it starts).
+
+    The runs become 'pending' and the claims are not counted as attempts. Runs no longer
+    this process's (finished, failed, or reclaimed) are left as they are.
+    """
+    me = current_worker()
+    cursor = connection.execute(
+        "UPDATE runs SET status = 'pending', attempts = MAX(attempts - 1, 0), worker = NULL, "
+        "worker_host = NULL, worker_pid = NULL, worker_token = NULL WHERE study_id = ? AND "
+        "status = 'running' AND worker_host = ? AND worker_pid = ? AND worker_token IS ?",
+        (study_id, me.host, me.pid, me.start_token),
+    )
+    return cursor.rowcount

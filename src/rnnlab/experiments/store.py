@@ -23,9 +23,11 @@ Reclaiming runs of dead workers: a claim records host, pid and process start tim
 ``claim_next_run`` first returns to 'pending' every 'running' run whose worker on *this
 host* no longer exists (or is a zombie, or whose pid now belongs to a newer process),
 so re-running ``compare`` after a crash or a kill resumes by itself, even while other
-invocations are still working on the same store. A run whose worker died
-``max_attempts`` times is marked 'failed' instead of being retried forever. Runs
-claimed on another host cannot be checked; :meth:`ResultStore.reset_running` returns
+invocations are still working on the same store. A kill is not a failure of the
+run: however often its worker dies, the run goes back to 'pending' (only a run whose
+training raised is 'failed'), and :meth:`ResultStore.release_claims` gives runs back
+at once when a worker stops on purpose (Ctrl-C). Runs claimed on another host
+cannot be checked; :meth:`ResultStore.reset_running` returns
 them (or all running runs) to 'pending' when the caller knows nobody works on them.
 
 This module does not import torch, so reports and tools can read results cheaply.
@@ -39,8 +41,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .claims import claim_next_pending, release_dead_claims
-from .store_connection import StoreConnection
+from .claims import claim_next_pending, release_dead_claims, release_own_claims
+from .store_connection import StoreConnection, StoreDamagedError
 from .store_records import (
     EPOCH_METRIC_NAMES,
     RUN_STATUSES,
@@ -52,10 +54,18 @@ from .store_records import (
     StudyRow,
     canonical_json,
     check_metric,
+    epoch_values,
 )
 from .store_schema import RUN_SELECT, run_row_from, utc_now
 
-__all__ = ["EpochMetrics", "EpochRow", "ResultStore", "RunRow", "RunSpec", "StudyRow"]
+__all__ = [
+    "DataChangedError", "EpochMetrics", "EpochRow", "ResultStore", "RunRow", "RunSpec",
+    "StoreDamagedError", "StudyRow",
+]  # fmt: skip
+
+
+class DataChangedError(ValueError):
+    """The data of a study is not what its first runs trained on."""
 
 
 class ResultStore(StoreConnection):
@@ -101,6 +111,36 @@ class ResultStore(StoreConnection):
                     "UPDATE studies SET config_json = ? WHERE id = ?", (config_json, row["id"])
                 )
             return int(row["id"])
+
+    def check_data(self, study_id: int, dataset: str, fingerprint: str) -> None:
+        """Record the fingerprint of the study's data the first time; refuse another later.
+
+        Otherwise a data file edited in place (same path, same vocabulary) would let later
+        runs train on new data and the report mix them with runs trained on the old.
+
+        Raises:
+            DataChangedError: if the study was started on data with another fingerprint.
+        """
+        with self._write() as connection:
+            row = connection.execute(
+                "SELECT s.name, d.dataset, d.fingerprint, d.recorded_at FROM studies s "
+                "LEFT JOIN study_data d ON d.study_id = s.id WHERE s.id = ?", (study_id,)
+            ).fetchone()
+            if row is None:
+                raise LookupError(f"no study with id {study_id} in {self._path}")
+            if row["fingerprint"] is None:
+                connection.execute(
+                    "INSERT INTO study_data (study_id, dataset, fingerprint, recorded_at) "
+                    "VALUES (?, ?, ?, ?)", (study_id, dataset, fingerprint, utc_now()))
+            elif row["fingerprint"] != fingerprint:
+                raise DataChangedError(
+                    f"the data of study {row['name']!r} changed: {dataset} now has fingerprint "
+                    f"{fingerprint}, but the study started on {row['dataset']} with "
+                    f"fingerprint {row['fingerprint']} ({row['recorded_at']}), so new runs "
+                    "would be mixed with old ones. Use a new study name for the new data (or "
+                    f"another --out directory), or restore the original file; {self._path} "
+                    "is unchanged"
+                )
 
     def study(self, name: str) -> StudyRow:
         """The study called ``name``; LookupError listing the stored names if absent."""
@@ -150,22 +190,28 @@ class ResultStore(StoreConnection):
                 run_ids.append(int(row["id"]))
         return tuple(run_ids)
 
-    def claim_next_run(self, study_id: int, worker: str, *, max_attempts: int = 3) -> RunRow | None:
+    def claim_next_run(self, study_id: int, worker: str) -> RunRow | None:
         """Atomically take the next pending run (lowest run index first) for ``worker``.
 
         Returns None when nothing is pending. Before choosing, runs held by dead workers
-        on this host are released (see the module docstring); a run whose worker died
-        ``max_attempts`` times is marked 'failed'. Lowest run index first, so complete
-        pairs across arrangements exist as early as possible.
+        on this host are released (see the module docstring). Lowest run index first, so
+        complete pairs across arrangements exist as early as possible.
         """
         with self._write() as connection:
-            release_dead_claims(connection, study_id, max_attempts)
+            release_dead_claims(connection, study_id)
             return claim_next_pending(connection, study_id, worker)
 
-    def release_dead_claims(self, study_id: int, *, max_attempts: int = 3) -> int:
+    def release_dead_claims(self, study_id: int) -> int:
         """Release runs whose worker on this host died; returns how many."""
         with self._write() as connection:
-            return release_dead_claims(connection, study_id, max_attempts)
+            return release_dead_claims(connection, study_id)
+
+    def release_claims(self, study_id: int) -> int:
+        """Give back the runs this process claimed and will not finish (it stops, e.g. on
+        Ctrl-C): 'pending' again, the claims not counted as attempts. Returns how many
+        (runs that are done, failed or not this process's are left alone)."""
+        with self._write() as connection:
+            return release_own_claims(connection, study_id)
 
     def reset_running(self, study_id: int) -> int:
         """Return every 'running' run to 'pending' (only when no worker is active,
@@ -178,8 +224,9 @@ class ResultStore(StoreConnection):
             return cursor.rowcount
 
     def retry_failed(self, study_id: int) -> int:
-        """Return every 'failed' run to 'pending', keeping its recorded epochs; its
-        attempt count restarts at 0, so ``max_attempts`` applies anew."""
+        """Return every 'failed' run to 'pending' (those that raised, and those an older
+        rnnlab abandoned after its worker died), keeping its recorded epochs; its attempt
+        count restarts at 0."""
         with self._write() as connection:
             cursor = connection.execute(
                 "UPDATE runs SET status = 'pending', attempts = 0 "
@@ -213,7 +260,8 @@ class ResultStore(StoreConnection):
         """Insert or replace the metrics of one epoch (re-recording an epoch after a
         resume overwrites it), and the checkpoint that holds it, in one transaction."""
         if not isinstance(metrics, EpochMetrics):
-            metrics = EpochMetrics.from_mapping(metrics)
+            metrics = EpochMetrics.from_dict(metrics)
+        values = epoch_values(metrics)  # validated before the transaction starts
         columns = ", ".join(EPOCH_METRIC_NAMES)
         updates = ", ".join(f"{name} = excluded.{name}" for name in EPOCH_METRIC_NAMES)
         with self._write() as connection:
@@ -223,7 +271,7 @@ class ResultStore(StoreConnection):
                 f"VALUES (?, ?, {', '.join('?' * len(EPOCH_METRIC_NAMES))}, ?) "
                 f"ON CONFLICT (run_id, epoch) DO UPDATE SET {updates}, "
                 "recorded_at = excluded.recorded_at",
-                (run_id, metrics.epoch, *metrics.values(), utc_now()),
+                (run_id, metrics.epoch, *values, utc_now()),
             )
             if checkpoint_path is not None:
                 connection.execute(

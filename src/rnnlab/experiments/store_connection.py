@@ -11,7 +11,27 @@ from typing import Any
 
 from .store_schema import connect, create_schema
 
-__all__ = ["StoreConnection"]
+__all__ = ["StoreConnection", "StoreDamagedError", "damaged_store_error"]
+
+
+class StoreDamagedError(ValueError):
+    """The result store file is not a readable store (truncated, overwritten, a directory)."""
+
+
+def damaged_store_error(path: Path, detail: object) -> StoreDamagedError:
+    """The error for a damaged store at ``path``: what happened and how to rebuild it."""
+    return StoreDamagedError(
+        f"result store {path} is damaged and cannot be read ({detail}); rebuild it from the "
+        f"run checkpoints in {path.parent / 'runs'} with `rnnlab compare --rebuild-store` "
+        f"and the same --study/--profile and --out (the damaged file is moved aside to "
+        f"{path.name}.damaged-<timestamp>)"
+    )
+
+
+def is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error means a bad file, not a busy one (locks are retried)."""
+    text = str(error).lower()
+    return not any(word in text for word in ("locked", "busy", "interrupted"))
 
 
 class StoreConnection:
@@ -27,8 +47,22 @@ class StoreConnection:
         self._busy_timeout_seconds = busy_timeout_seconds
         self._connection_pid: int | None = None
         self._cached_connection: sqlite3.Connection | None = None
+        if self._path.is_dir():
+            raise damaged_store_error(self._path, "it is a directory, not an SQLite file")
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        create_schema(self._connection(), self._path)
+        try:
+            connection = self._connection()
+            # quick_check reads every page (milliseconds for a study's few thousand rows),
+            # so a damaged file is refused here, not by some later query half-way through.
+            problem = connection.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
+            create_schema(connection, self._path)
+        except sqlite3.DatabaseError as error:
+            self.close()
+            if not is_damage(error):
+                raise
+            raise damaged_store_error(self._path, error) from None
 
     @property
     def path(self) -> Path:

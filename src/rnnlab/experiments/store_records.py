@@ -1,7 +1,8 @@
 """The rows that go into and come out of the result store (plain frozen dataclasses).
 
 Accuracies are fractions in [0, 1]; losses are per-example means; times are ISO-8601
-UTC strings; durations are seconds. Nothing here imports torch.
+UTC strings; durations are seconds. Nothing here imports torch. :class:`EpochMetrics` is
+training's own per-epoch record (re-exported here), so what a run reports is what is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from rnnlab._epoch_metrics import CLASSIFIER_METRICS, EpochMetrics
 
 __all__ = ["EpochMetrics", "EpochRow", "RunRow", "RunSpec", "RunStatus", "StudyRow"]
 
@@ -105,57 +108,22 @@ class RunRow:
         return json.loads(self.config_json)
 
 
-_EPOCH_METRIC_NAMES = (
-    "train_loss",
-    "train_accuracy",
-    "valid_loss",
-    "valid_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "seconds",
-)
+# The metric columns of the store's ``epochs`` table, in schema order (classifier runs).
+EPOCH_METRIC_NAMES = (*CLASSIFIER_METRICS, "seconds")
 
 
-@dataclass(frozen=True)
-class EpochMetrics:
-    """Metrics after one epoch of training; any metric may be missing (None).
-
-    ``epoch`` counts completed epochs: 1 after the first pass over the training data
-    (0 may hold an evaluation before training).
-    """
-
-    epoch: int
-    train_loss: float | None = None
-    train_accuracy: float | None = None
-    valid_loss: float | None = None
-    valid_accuracy: float | None = None
-    test_loss: float | None = None
-    test_accuracy: float | None = None
-    seconds: float | None = None  # wall time of this epoch
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.epoch, int) or self.epoch < 0:
-            raise ValueError(f"epoch must be an int >= 0, got {self.epoch!r}")
-        for metric in _EPOCH_METRIC_NAMES:
-            value = getattr(self, metric)
-            if value is None:
-                continue
-            check_metric(metric, value)
-
-    @classmethod
-    def from_mapping(cls, metrics: Mapping[str, Any]) -> EpochMetrics:
-        """Build from a dict, rejecting unknown keys (a typo would silently drop a metric)."""
-        allowed = {"epoch", *_EPOCH_METRIC_NAMES}
-        unknown = sorted(set(metrics) - allowed)
-        if unknown:
-            raise ValueError(f"unknown epoch metric(s) {unknown}; allowed: {sorted(allowed)}")
-        if "epoch" not in metrics:
-            raise ValueError("epoch metrics need an 'epoch' key")
-        return cls(**metrics)
-
-    def values(self) -> tuple[float | None, ...]:
-        """The metrics in schema column order (without ``epoch``)."""
-        return tuple(getattr(self, metric) for metric in _EPOCH_METRIC_NAMES)
+def epoch_values(metrics: EpochMetrics) -> tuple[float | None, ...]:
+    """Validated metric values of one epoch in :data:`EPOCH_METRIC_NAMES` order."""
+    if metrics.kind != "classifier":
+        raise ValueError(
+            f"the result store holds classifier epochs; got {metrics.kind} metrics "
+            f"{sorted(k for k, v in metrics.to_dict().items() if v is not None)}"
+        )
+    values = tuple(getattr(metrics, name) for name in EPOCH_METRIC_NAMES)
+    for name, value in zip(EPOCH_METRIC_NAMES, values, strict=True):
+        if value is not None:
+            check_metric(name, value)
+    return values
 
 
 def check_metric(name: str, value: Any) -> float:
@@ -175,7 +143,8 @@ def check_metric(name: str, value: Any) -> float:
 
 @dataclass(frozen=True)
 class EpochRow:
-    """Stored metrics of one epoch of one run (fields as in :class:`EpochMetrics`)."""
+    """Stored metrics of one epoch of one run (the classifier fields of
+    :class:`~rnnlab.train.EpochMetrics`)."""
 
     run_id: int
     epoch: int
@@ -188,5 +157,3 @@ class EpochRow:
     seconds: float | None
     recorded_at: str
 
-
-EPOCH_METRIC_NAMES = _EPOCH_METRIC_NAMES

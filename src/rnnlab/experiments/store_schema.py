@@ -4,8 +4,9 @@
 
     studies 1───* runs 1───* epochs
     (name unique)  (study, arrangement,   (run, epoch) unique
-                    run_index, masked,
-                    dataset) unique
+       │            run_index, masked,
+       │            dataset) unique
+       1───1 study_data (the fingerprint of the data the study trains on)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .store_records import RunRow
 __all__ = ["RUN_SELECT", "SCHEMA_VERSION", "connect", "create_schema", "run_row_from", "utc_now"]
 
 # Bumped when a table changes; a store written by a newer rnnlab is refused, not misread.
+# (Adding a table, as study_data was, keeps the version: older readers ignore it.)
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -67,6 +69,12 @@ CREATE TABLE IF NOT EXISTS epochs (
     seconds        REAL,
     recorded_at    TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS study_data (
+    study_id    INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+    dataset     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
 );
 """
 

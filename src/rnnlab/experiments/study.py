@@ -30,6 +30,12 @@ from typing import Any
 
 from rnnlab._config import check_known_keys
 from rnnlab.experiments.store_records import RunSpec
+from rnnlab.experiments.study_checks import (
+    MAX_SEED,
+    check_int,
+    check_name,
+    check_overrides,
+)
 from rnnlab.models.arrangements import SEED_ARRANGEMENTS, parse_arrangement
 from rnnlab.models.config import ClassifierConfig
 
@@ -37,6 +43,16 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+MAX_RUNS = 1000  # runs per arrangement; a paired interval needs 3, seed 002 used 5
+MAX_EPOCHS = 10_000
+MAX_VOCAB_SIZE = 10_000_000
+MAX_MAXLEN = 100_000  # tokens per example: the encoded arrays are examples × maxlen
+
+
+class StudyFileError(ValueError):
+    """A study file that cannot be read or holds a bad setting; names the file and key."""
 
 
 @dataclass(frozen=True)
@@ -60,29 +76,51 @@ class StudyConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # load_dataset keywords
 
     def __post_init__(self) -> None:
-        for name, minimum in (("runs", 1), ("epochs", 1), ("vocab_size", 3), ("maxlen", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        # Everything a run will use is checked here, so a bad study is refused before a
+        # store or a directory is created (a study file's errors also name the file).
+        check_name(self.name)
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"dataset must be a non-empty string (a name or a path), "
+                             f"got {self.dataset!r}")
+        check_int("runs", self.runs, 1, MAX_RUNS)
+        check_int("epochs", self.epochs, 1, MAX_EPOCHS)
+        check_int("vocab_size", self.vocab_size, 3, MAX_VOCAB_SIZE)
+        check_int("maxlen", self.maxlen, 1, MAX_MAXLEN)
+        check_int("base_seed", self.base_seed, 0, MAX_SEED - self.runs + 1)
+        for key in ("arrangements", "masked_arrangements"):
+            names = getattr(self, key)
+            if not isinstance(names, tuple) or any(not isinstance(n, str) for n in names):
+                raise ValueError(f"{key} must be a list of arrangement names, got {names!r}")
         if not self.arrangements:
             raise ValueError("arrangements must name at least one arrangement")
         for name in (*self.arrangements, *self.masked_arrangements):
             parse_arrangement(name)  # raises with the list of valid names
+        if not isinstance(self.seeds, tuple):
+            raise ValueError(f"seeds must be a list of ints, got {self.seeds!r}")
+        for seed in self.seeds:
+            check_int("seeds", seed, 0, MAX_SEED)
         if self.seeds and len(self.seeds) != self.runs:
             raise ValueError(
                 f"seeds must give one seed per run ({self.runs}), "
                 f"got {len(self.seeds)}: {list(self.seeds)}"
             )
-        if not self.masked or any(not isinstance(m, bool) for m in self.masked):
+        if (not isinstance(self.masked, tuple) or not self.masked
+                or any(not isinstance(m, bool) for m in self.masked)):
             raise ValueError(f"masked must be a non-empty list of booleans, got {self.masked!r}")
         if self.padding not in ("pre", "post"):
             raise ValueError(f"padding must be 'pre' or 'post', got {self.padding!r}")
-        forbidden = {"vocab_size", "padding", "masked", "arrangement"} & set(self.model)
-        if forbidden:
-            raise ValueError(
-                f"model overrides {sorted(forbidden)} are set by the study itself "
-                "(use the study's vocab_size/padding/masked fields)"
-            )
+        if not isinstance(self.data_options, dict) or any(
+                not isinstance(key, str) for key in self.data_options):
+            raise ValueError(f"data_options must be a table of load_dataset keywords, "
+                             f"got {self.data_options!r}")
+        if isinstance(self.model, dict):
+            forbidden = {"vocab_size", "padding", "masked", "arrangement"} & set(self.model)
+            if forbidden:
+                raise ValueError(
+                    f"model overrides {sorted(forbidden)} are set by the study itself "
+                    "(use the study's vocab_size/padding/masked fields)"
+                )
+        check_overrides(self)
 
     def seed_of_run(self, run_index: int) -> int:
         return self.seeds[run_index] if self.seeds else self.base_seed + run_index
@@ -99,36 +137,53 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
     check_known_keys(data, StudyConfig, "study key")
     values = dict(data)
     for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
-        if name in values:
-            value = values[name]
-            values[name] = (value,) if isinstance(value, str | bool) else tuple(value)
+        value = values.get(name)
+        if isinstance(value, str | bool):  # one name or flag for a list of one
+            values[name] = (value,)
+        elif isinstance(value, list | tuple):
+            values[name] = tuple(value)
     return StudyConfig(**values)
 
 
 def load_study_file(path: str | Path) -> StudyConfig:
-    """Read a study from TOML, JSON or YAML (YAML needs PyYAML installed)."""
+    """Read and check a study from TOML, JSON or YAML (YAML needs PyYAML installed).
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        StudyFileError: (a ValueError) if the file cannot be parsed or any setting is bad;
+            the message names the file and the key.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"study file not found: {path}")
+    try:
+        data = _parse(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"it must hold a table of settings, got {type(data).__name__}")
+        return study_from_dict(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StudyFileError(f"study file {path}: {error}") from None
+
+
+def _parse(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        data = tomllib.loads(text)
-    elif suffix == ".json":
-        data = json.loads(text)
-    elif suffix in (".yaml", ".yml"):
+        return tomllib.loads(text)
+    if suffix == ".json":
+        return json.loads(text)
+    if suffix in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError as error:
             raise ValueError(
-                f"reading {path} needs PyYAML (pip install pyyaml), or write the study as TOML"
+                "reading YAML needs PyYAML (pip install pyyaml), or write the study as TOML"
             ) from error
-        data = yaml.safe_load(text)
-    else:
-        raise ValueError(f"study file must end in .toml, .json, .yaml or .yml, got {path.name}")
-    if not isinstance(data, dict):
-        raise ValueError(f"study file {path} must hold a table of settings, got {type(data)}")
-    return study_from_dict(data)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"not valid YAML: {error}") from None
+    raise ValueError(f"a study file must end in .toml, .json, .yaml or .yml, got {path.name}")
 
 
 # Seed 002's protocol (5 runs × 5 epochs), plus the masked twin of every arrangement for Q4.

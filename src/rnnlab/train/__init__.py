@@ -6,6 +6,10 @@
     >>> config = classifier_config_for(data, "MS_RST_LSTM")
     >>> result = train_classifier(config, data, seed=0, out_dir="runs/x", epochs=5)
     >>> result.final.test_accuracy
+    >>> run = load_run("runs/x")    # any run directory: a SavedClassifierRun or a SavedLMRun
+
+Language models train with :func:`rnnlab.train.lm_run.train_language_model`; both kinds of
+run record their epochs as :class:`EpochMetrics`.
 """
 
 from rnnlab.data.prepare import ClassificationData, EncodedSplit, encode_dataset
@@ -23,9 +27,10 @@ from rnnlab.train.classifier_run import (
     train_classifier,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.divergence import TrainingDivergedError
 from rnnlab.train.metrics import EpochMetrics, classification_loss, evaluate_split
 from rnnlab.train.predict import Prediction, evaluate_run, predict_texts
-from rnnlab.train.run_files import SavedRun, load_run
+from rnnlab.train.run_files import SavedClassifierRun, SavedLMRun, SavedRun, load_run
 
 __all__ = [
     "CheckpointError",
@@ -34,8 +39,11 @@ __all__ = [
     "EpochMetrics",
     "Prediction",
     "RunResult",
+    "SavedClassifierRun",
+    "SavedLMRun",
     "SavedRun",
     "TrainConfig",
+    "TrainingDivergedError",
     "capture_rng_state",
     "check_compatible",
     "classification_loss",

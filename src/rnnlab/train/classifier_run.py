@@ -35,6 +35,7 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.divergence import check_finite, classifier_advice
 from rnnlab.train.loop import EarlyStopping, epoch_batches, train_one_epoch
 from rnnlab.train.metrics import EpochMetrics, evaluate_split
 from rnnlab.train.progress import EpochBar, progress_enabled
@@ -142,6 +143,8 @@ def train_classifier(
     if train_config.patience is not None and len(data.valid) == 0:
         raise ValueError("patience (early stopping) needs a non-empty valid split")
     out_path = Path(out_dir) if out_dir is not None else None
+    if out_path is not None and out_path.exists() and not out_path.is_dir():
+        raise ValueError(f"out_dir={str(out_path)!r} is a file, not a directory")
     run = _Run(config, data, train_config, seed=seed, data_seed=data_seed, out_dir=out_path)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(part_seed(seed, "training"))
@@ -247,12 +250,15 @@ class _Run:
                        label=self.config.arrangement or "")
         train_loss, train_accuracy = train_one_epoch(
             self.model, self.optimizer, data.train, batches, padding=data.padding,
-            config=config, bar=bar)
+            config=config, bar=bar, epoch=epoch)
         scores = {}
         for name in ("valid", "test"):
             split = data.split(name)
             scores[name] = (None, None) if len(split) == 0 else evaluate_split(
                 self.model, split, padding=data.padding, batch_size=config.eval_batch_size)
+            if scores[name][0] is not None:  # the last update can break a finite run
+                check_finite(scores[name][0], f"the {name} loss after epoch {epoch}",
+                             advice=classifier_advice(config.lr, config.clip_grad_norm))
         return EpochMetrics(
             epoch=epoch, train_loss=train_loss, train_accuracy=train_accuracy,
             valid_loss=scores["valid"][0], valid_accuracy=scores["valid"][1],

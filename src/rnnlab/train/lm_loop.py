@@ -9,7 +9,7 @@ is ``exp(mean token NLL)`` over every predicted token of a split.
 
 A run directory holds ``checkpoint.pt`` (rewritten atomically after every epoch: weights,
 optimizer, configs, vocabulary, history, RNG state) and ``history.json``; see
-:mod:`rnnlab.train.lm_run` for resuming and evaluating.
+:mod:`rnnlab.train.lm_run` for resuming and :func:`rnnlab.train.load_run` for evaluating.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from rnnlab.data.tbptt import TBPTTBatches, detach_state
 from rnnlab.models.language_model import LanguageModel, perplexity, token_nll
 from rnnlab.models.lm_presets import LMPreset
+from rnnlab.train.divergence import check_finite
+from rnnlab.train.metrics import EpochMetrics
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class SplitScore:
         return perplexity(self.total_nll, self.tokens)
 
 
+def lm_advice(learning_rate: float, max_grad_norm: float) -> str:
+    """What to change when a language model diverges (see :func:`check_finite`)."""
+    return (f"with learning rate {learning_rate:g} and the gradient norm clipped to "
+            f"{max_grad_norm:g}, lower the learning rate (--lr)")
+
+
 WindowHook = Callable[[int, tuple, tuple], None]
 
 
@@ -105,7 +113,9 @@ def train_epoch(
     """One pass over ``batches`` in order, the state carried and detached between windows.
 
     ``on_window(index, initial_state, final_state)`` is called after each window (tests use
-    it to see the state hand-over). Returns the training NLL (with dropout active).
+    it to see the state hand-over). Returns the training NLL (with dropout active). A NaN or
+    infinite window loss raises :class:`~rnnlab.train.divergence.TrainingDivergedError` before
+    that window updates the weights.
     """
     model.train()
     state = model.init_state(batches.batch)
@@ -115,6 +125,12 @@ def train_epoch(
         initial = state
         step = model.run(inputs, initial)
         mean_nll = token_nll(step.logits, targets)
+        window_nll = float(mean_nll.detach())
+        if not math.isfinite(window_nll):
+            bar.close()
+            check_finite(window_nll, f"the training loss of window {index + 1} of "
+                         f"{len(batches)} ({description})",
+                         advice=lm_advice(optimizer.param_groups[0]["lr"], max_grad_norm))
         optimizer.zero_grad(set_to_none=True)
         # Zaremba's scale: summed over the window's steps, averaged over the batch.
         (mean_nll * targets.shape[1]).backward()
@@ -123,7 +139,7 @@ def train_epoch(
         state = detach_state(step.state)
         if on_window is not None:
             on_window(index, initial, state)
-        total += float(mean_nll.detach()) * targets.numel()
+        total += window_nll * targets.numel()
         tokens += targets.numel()
         if index % 20 == 0:
             bar.set_postfix(ppl=f"{math.exp(min(total / tokens, 50.0)):.1f}")
@@ -149,21 +165,6 @@ def evaluate(
     return SplitScore(total, tokens)
 
 
-@dataclass(frozen=True)
-class EpochRecord:
-    """One line of a run's history."""
-
-    epoch: int
-    learning_rate: float
-    train_perplexity: float
-    valid_perplexity: float
-    seconds: float  # wall time of training and validation
-    train_tokens: int
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def run_epoch(
     model: LanguageModel,
     train_batches: TBPTTBatches,
@@ -173,7 +174,7 @@ def run_epoch(
     epoch: int,
     *,
     progress: bool = False,
-) -> EpochRecord:
+) -> EpochMetrics:
     """Set the epoch's learning rate, train one epoch, evaluate on valid."""
     start = time.perf_counter()
     learning_rate = config.learning_rate_at(epoch)
@@ -183,8 +184,13 @@ def run_epoch(
         model, train_batches, optimizer, config.max_grad_norm,
         progress=progress, description=f"epoch {epoch}/{config.epochs}",
     )  # fmt: skip
+    # A finite but astronomically large NLL (mean > ~709 nats) also means divergence: a
+    # uniform guess scores log(vocab), and the perplexity exp(mean NLL) overflows to inf.
+    advice = lm_advice(learning_rate, config.max_grad_norm)
+    check_finite(train.perplexity, f"the training perplexity of epoch {epoch}", advice=advice)
     valid = evaluate(model, valid_ids, config.eval_batch_size, config.bptt, progress=progress)
-    return EpochRecord(
+    check_finite(valid.perplexity, f"the valid perplexity after epoch {epoch}", advice=advice)
+    return EpochMetrics(
         epoch=epoch,
         learning_rate=learning_rate,
         train_perplexity=train.perplexity,

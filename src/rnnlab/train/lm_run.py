@@ -1,5 +1,7 @@
 """A language-model run on disk: train with a checkpoint per epoch, resume, evaluate.
 
+Load a finished run with :func:`rnnlab.train.load_run` (one loader for every kind of run).
+
 Run directory::
 
     RUN_DIR/checkpoint.pt   after every epoch (atomic): model and optimizer state dicts, the
@@ -15,7 +17,6 @@ mismatch.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,11 +35,9 @@ from rnnlab.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from rnnlab.train.lm_loop import EpochRecord, LMTrainConfig, SplitScore, evaluate, run_epoch
-
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.json"
-FORMAT = "rnnlab.lm/1"
+from rnnlab.train.lm_loop import LMTrainConfig, SplitScore, evaluate, run_epoch
+from rnnlab.train.metrics import EpochMetrics
+from rnnlab.train.run_files import CHECKPOINT, HISTORY, LM_CHECKPOINT_FORMAT, write_json
 
 Log = Callable[[str], None]
 
@@ -47,10 +46,44 @@ Log = Callable[[str], None]
 class LMRunResult:
     """What a finished (or resumed-and-finished) run reports."""
 
-    history: tuple[dict[str, Any], ...]
+    history: tuple[EpochMetrics, ...]
     valid: SplitScore
     test: SplitScore
     checkpoint: Path
+
+
+def load_corpus(spec: dict[str, Any]) -> LMCorpus:
+    """The corpus a run's ``corpus_spec`` names: ``{"corpus", "brown_path", "max_words"}``.
+
+    ``corpus`` is ``"brown"`` (Bengio et al. 2003's split, from ``brown_path`` or the usual
+    places) or a folder of PTB-format files; ``max_words`` keeps the first N training tokens
+    (valid and test stay whole).
+    """
+    from rnnlab.data import load_brown_lm, read_ptb
+
+    if spec["corpus"] == "brown":
+        corpus = load_brown_lm(spec.get("brown_path"))
+    else:
+        corpus = read_ptb(spec["corpus"])
+    if spec.get("max_words") is not None:
+        if spec["max_words"] < 2:
+            raise ValueError(f"--max-words must be >= 2, got {spec['max_words']}")
+        corpus = LMCorpus(corpus.train[: spec["max_words"]], corpus.valid, corpus.test,
+                          corpus.vocab)
+    return corpus
+
+
+def check_scorable(corpus: LMCorpus, batch_size: int, bptt: int) -> None:
+    """Raise a ValueError unless valid and test each fill ``batch_size`` streams of at least
+    one input and its target, so a run is refused before training, not after."""
+    for name in ("valid", "test"):
+        ids = getattr(corpus, name)
+        try:
+            TBPTTBatches.from_ids(ids, batch_size, bptt)
+        except ValueError as error:
+            raise ValueError(
+                f"the {name} split has {len(ids)} token(s), too few for eval_batch_size="
+                f"{batch_size} (--eval-batch-size): {error}") from None
 
 
 def _as_ids(array: Any) -> torch.Tensor:
@@ -65,11 +98,11 @@ def _payload(
     corpus: LMCorpus,
     spec: dict[str, Any],
     epoch: int,
-    history: list[dict[str, Any]],
+    history: list[EpochMetrics],
 ) -> dict[str, Any]:
     """Everything a resume or an evaluation needs; tensors, numbers and strings only."""
     return {
-        "format": FORMAT,
+        "format": LM_CHECKPOINT_FORMAT,
         "model_config": asdict(model_config),
         "train_config": train_config.to_dict(),
         "corpus_spec": spec,
@@ -77,16 +110,14 @@ def _payload(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
-        "history": list(history),
+        "history": [record.to_dict() for record in history],
         "rng": capture_rng_state(),
     }
 
 
-def _write_history(run_dir: Path, history: list[dict[str, Any]], final: dict | None) -> None:
-    path = run_dir / HISTORY
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps({"epochs": history, "final": final}, indent=2))
-    os.replace(temporary, path)
+def _write_history(run_dir: Path, history: list[EpochMetrics], final: dict | None) -> None:
+    epochs = [record.to_dict() for record in history]
+    write_json(run_dir / HISTORY, {"epochs": epochs, "final": final})
 
 
 def _check_resumable(
@@ -96,7 +127,7 @@ def _check_resumable(
     corpus: LMCorpus,
     spec: dict[str, Any],
 ) -> None:
-    if saved.get("format") != FORMAT:
+    if saved.get("format") != LM_CHECKPOINT_FORMAT:
         raise CheckpointError(f"not an rnnlab LM checkpoint (format {saved.get('format')!r})")
     if saved["model_config"] != asdict(model_config):
         raise ValueError(
@@ -128,34 +159,39 @@ def train_language_model(
     score the final model on valid and test.
 
     Randomness (initial weights, dropout) comes from ``train_config.seed`` inside a forked
-    RNG, so the caller's global RNG state is left as it was.
+    RNG, so the caller's global RNG state is left as it was. A corpus whose valid or test
+    split cannot be scored is refused before training (:func:`check_scorable`); a loss that
+    becomes NaN or infinite raises :class:`~rnnlab.train.divergence.TrainingDivergedError`.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"run_dir={str(run_dir)!r} is a file, not a directory")
+    check_scorable(corpus, train_config.eval_batch_size, train_config.bptt)
     spec = dict(corpus_spec or {})
     checkpoint = run_dir / CHECKPOINT
     if checkpoint.exists() and not resume:
         raise ValueError(f"{checkpoint} exists; pass resume=True (--resume) or a new run dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
         model = LanguageModel(model_config)
         optimizer = torch.optim.SGD(model.parameters(), lr=train_config.learning_rate)
-        history: list[dict[str, Any]] = []
+        history: list[EpochMetrics] = []
         if resume and checkpoint.exists():
             saved = load_checkpoint(checkpoint)
             _check_resumable(saved, model_config, train_config, corpus, spec)
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
-            history = list(saved["history"])
+            history = [EpochMetrics.from_dict(record) for record in saved["history"]]
             restore_rng_state(saved["rng"])
             log(f"resuming {run_dir} after epoch {saved['epoch']}")
         batches = TBPTTBatches.from_ids(corpus.train, train_config.batch_size, train_config.bptt)
         valid_ids = _as_ids(corpus.valid)
         for epoch in range(len(history) + 1, train_config.epochs + 1):
-            record: EpochRecord = run_epoch(
+            record = run_epoch(
                 model, batches, valid_ids, optimizer, train_config, epoch, progress=progress
             )
-            history.append(record.to_dict())
+            history.append(record)
             save_checkpoint(
                 checkpoint,
                 _payload(model, optimizer, model_config, train_config, corpus, spec, epoch,
@@ -181,31 +217,3 @@ def score_splits(
     valid = evaluate(model, _as_ids(corpus.valid), batch_size, bptt)
     test = evaluate(model, _as_ids(corpus.test), batch_size, bptt)
     return valid, test
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    """A run's checkpoint, rebuilt: the model (eval mode) and what it was trained with."""
-
-    model: LanguageModel
-    train_config: LMTrainConfig
-    corpus_spec: dict[str, Any]
-    vocab_tokens: tuple[str, ...]
-    history: tuple[dict[str, Any], ...]
-
-
-def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
-    """Rebuild the model of ``RUN_DIR/checkpoint.pt``."""
-    saved = load_checkpoint(Path(run_dir) / CHECKPOINT)
-    if saved.get("format") != FORMAT:
-        raise CheckpointError(f"{run_dir} does not hold an rnnlab LM checkpoint")
-    model = LanguageModel(LanguageModelConfig(**saved["model_config"]))
-    model.load_state_dict(saved["model"])
-    model.eval()
-    return LoadedRun(
-        model=model,
-        train_config=LMTrainConfig(**saved["train_config"]),
-        corpus_spec=dict(saved["corpus_spec"]),
-        vocab_tokens=tuple(saved["vocab"]["tokens"]),
-        history=tuple(saved["history"]),
-    )

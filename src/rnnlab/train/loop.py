@@ -8,6 +8,7 @@ resumed run needs no batch-order state to continue exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import nn
 from rnnlab.data import BucketConfig, batch_tensors, bucket_batches
 from rnnlab.data.prepare import EncodedSplit
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.divergence import check_finite, classifier_advice
 from rnnlab.train.metrics import classification_loss, correct_count, is_masked
 from rnnlab.train.progress import EpochBar
 
@@ -38,23 +40,35 @@ def train_one_epoch(
     padding: str,
     config: TrainConfig,
     bar: EpochBar,
+    epoch: int | None = None,
 ) -> tuple[float, float]:
-    """One pass over ``batches``; returns the example-weighted mean (loss, accuracy)."""
+    """One pass over ``batches``; returns the example-weighted mean (loss, accuracy).
+
+    A NaN or infinite batch loss raises :class:`~rnnlab.train.divergence.TrainingDivergedError`
+    before that batch updates the weights (``epoch`` only names where, in the message).
+    """
     model.train()
     # An unmasked model reads the padding, so it must get all of it (Keras's fixed width).
     trim = is_masked(model)
     total_loss, correct, seen = 0.0, 0, 0
-    for index in bar:
+    for number, index in enumerate(bar, start=1):
         ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,
                                              padding=padding, trim=trim)
         optimizer.zero_grad(set_to_none=True)
         logits = model(ids, lengths)
         loss = classification_loss(logits, labels)
+        batch_loss = float(loss.detach())
+        if not math.isfinite(batch_loss):
+            bar.close()
+            where = f"batch {number} of {len(batches)}"
+            check_finite(batch_loss, f"the training loss of {where}"
+                         + ("" if epoch is None else f" in epoch {epoch}"),
+                         advice=classifier_advice(config.lr, config.clip_grad_norm))
         loss.backward()
         if config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
         optimizer.step()
-        total_loss += float(loss.detach()) * len(index)
+        total_loss += batch_loss * len(index)
         correct += correct_count(logits.detach(), labels)
         seen += len(index)
         bar.update_metrics(total_loss / seen, correct / seen)

@@ -1,4 +1,4 @@
-"""Losses, accuracy and the per-epoch record.
+"""Losses, accuracy and the per-epoch record (:class:`EpochMetrics`, shared by every run).
 
 Binary models emit one logit per example (``(batch, 1)``, sigmoid → P(class 1)) and train
 with binary cross-entropy, as seed 002's ``Dense(1, sigmoid)`` + ``binary_crossentropy``;
@@ -7,49 +7,14 @@ multi-class models emit ``(batch, classes)`` logits and train with softmax cross
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab._config import check_known_keys
+from rnnlab._epoch_metrics import EpochMetrics as EpochMetrics  # defined torch-free, for the store
 from rnnlab.data import batch_tensors
 from rnnlab.data.prepare import EncodedSplit
-
-
-@dataclass(frozen=True)
-class EpochMetrics:
-    """Metrics after ``epoch`` completed epochs; the keys of the experiment store's epochs.
-
-    ``train_*`` are averages over the epoch's batches as the weights changed (what Keras's
-    ``fit`` reports); ``valid_*`` and ``test_*`` evaluate the weights at the end of the epoch.
-    """
-
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    valid_loss: float | None
-    valid_accuracy: float | None
-    test_loss: float | None
-    test_accuracy: float | None
-    seconds: float  # wall time of the epoch, evaluation included
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EpochMetrics:
-        check_known_keys(data, cls, "epoch metric")
-        return cls(**data)
-
-    def without_timing(self) -> dict[str, Any]:
-        """Everything but ``seconds``: what must match bit for bit between two runs."""
-        data = self.to_dict()
-        del data["seconds"]
-        return data
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from rnnlab.data import TextDataset, batch_tensors, encode_texts
 from rnnlab.data.prepare import encode_split
 from rnnlab.models import logits_to_probabilities
 from rnnlab.train.metrics import evaluate_split, index_batches
-from rnnlab.train.run_files import SavedRun
+from rnnlab.train.run_files import SavedClassifierRun
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ class Prediction:
 
 
 @torch.no_grad()
-def predict_texts(run: SavedRun, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
+def predict_texts(
+    run: SavedClassifierRun, texts: Sequence[str], batch_size: int = 256
+) -> list[Prediction]:
     """Encode ``texts`` with the run's vocabulary and padding, and classify them."""
     if not texts:
         return []
@@ -43,7 +45,7 @@ def predict_texts(run: SavedRun, texts: Sequence[str], batch_size: int = 256) ->
 
 
 def evaluate_run(
-    run: SavedRun, dataset: TextDataset, split: str = "test", batch_size: int = 256
+    run: SavedClassifierRun, dataset: TextDataset, split: str = "test", batch_size: int = 256
 ) -> dict[str, float | int | str]:
     """Loss and accuracy of a saved run on ``dataset``'s ``split``.
 
@@ -55,6 +57,9 @@ def evaluate_run(
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be one of ['train', 'valid', 'test'], got {split!r}")
     texts = getattr(dataset, split)
+    if len(texts) == 0:
+        raise ValueError(f"the {split} split of {dataset.name!r} has no examples: nothing to "
+                         "evaluate; choose another split")
     encoded = encode_split(texts, run.vocab, run.encoding)
     loss, accuracy = evaluate_split(run.model, encoded, padding=run.encoding.padding,
                                     batch_size=batch_size)
