@@ -232,6 +232,17 @@ def test_released_claims_are_pending_again_and_not_counted_as_attempts(store, st
     assert store.run(again.id).status == "done"
 
 
+def test_a_write_interrupted_mid_transaction_does_not_block_releasing_claims(store, study_id):
+    # Ctrl-C reached a worker between BEGIN IMMEDIATE and the write's try block: its
+    # transaction stayed open and release_claims failed with "cannot start a transaction
+    # within a transaction" (seen in the parallel Ctrl-C test).
+    store.claim_next_run(study_id, "w")
+    store._connection().execute("BEGIN IMMEDIATE")  # what the interrupted write left open
+    assert store.release_claims(study_id) == 1
+    store._connection().execute("BEGIN")
+    assert len(store.runs(study_id)) > 0  # a read after it works too
+
+
 def test_retry_failed_brings_back_a_run_abandoned_by_an_older_rnnlab(store, study_id):
     claimed = store.claim_next_run(study_id, "w")
     store.fail_run(claimed.id, "abandoned after 3 attempts: its worker died while running it")

@@ -100,21 +100,37 @@ class StoreConnection:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction. IMMEDIATE takes the write lock up front, so concurrent
         writers queue on the busy timeout instead of failing halfway through."""
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
+        connection = _without_open_transaction(self._connection())
         try:
+            connection.execute("BEGIN IMMEDIATE")
             yield connection
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # Ctrl-C can land anywhere here, BEGIN and COMMIT included: end what is open.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: several SELECTs see the same snapshot (WAL)."""
-        connection = self._connection()
-        connection.execute("BEGIN")
+        connection = _without_open_transaction(self._connection())
         try:
+            connection.execute("BEGIN")
             yield connection
         finally:
-            connection.execute("COMMIT")
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+
+
+def _without_open_transaction(connection: sqlite3.Connection) -> sqlite3.Connection:
+    """``connection`` with no transaction left open by an interrupted earlier one.
+
+    A KeyboardInterrupt between ``BEGIN`` and the ``try`` of a transaction (or inside
+    ``COMMIT``) can leave one open; the next ``BEGIN`` would then fail with "cannot start a
+    transaction within a transaction" — seen when Ctrl-C reached a worker mid-write and it
+    went on to release its claims.
+    """
+    if connection.in_transaction:
+        connection.rollback()
+    return connection
