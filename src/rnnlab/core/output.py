@@ -189,11 +189,14 @@ def _unflatten(children, context) -> RecurrentOutput:
                            packed_output=packed, **dict(zip(_STATIC_FIELDS, context)))
 
 
+def _flatten_with_keys(out: RecurrentOutput) -> tuple[list, tuple]:
+    children, context = _flatten(out)
+    return [(pytree.GetAttrKey(name), child)
+            for name, child in zip(_TENSOR_FIELDS, children)], context
+
+
 pytree.register_pytree_node(
     RecurrentOutput, _flatten, _unflatten,
     serialized_type_name="rnnlab.core.output.RecurrentOutput",
-    flatten_with_keys_fn=lambda out: (
-        [(pytree.GetAttrKey(name), child) for name, child in zip(_TENSOR_FIELDS, _flatten(out)[0])],
-        _flatten(out)[1],
-    ),
+    flatten_with_keys_fn=_flatten_with_keys,
 )
