@@ -13,8 +13,17 @@ export RNNLAB_DATA_DIR ?= $(abspath ../shared/data)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,all]'
+	# Build rnnlab's fused C++ kernels once now (cached; without a compiler: a warning, and
+	# the layers use PyTorch's paths).
+	$(PY) -c "from rnnlab.core import kernels; print(kernels.status())"
 	touch $(STAMP)
+
+# The browser tests drive Debian's Chromium headless; install it where we may (root, apt).
+BROWSER_STAMP := $(VENV)/.browser
+$(BROWSER_STAMP): $(STAMP)
+	scripts/install_browser.sh
+	touch $(BROWSER_STAMP)
 
 install: $(STAMP)
 
@@ -25,7 +34,7 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples scripts
 	$(PY) -m pytest -q -p no:cacheprovider -m "not quarantine"; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 

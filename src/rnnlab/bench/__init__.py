@@ -10,6 +10,7 @@ from rnnlab.bench.layers import (
     bench_layers,
     recurrent_flops,
     rows_to_markdown,
+    sgemm_gflops,
 )
 from rnnlab.bench.timing import Timing, time_interleaved
 
@@ -20,5 +21,6 @@ __all__ = [
     "bench_layers",
     "recurrent_flops",
     "rows_to_markdown",
+    "sgemm_gflops",
     "time_interleaved",
 ]

@@ -1,12 +1,16 @@
-"""rnnlab's layers against ``torch.nn`` in the same process: time ratios and GFLOP/s.
+"""rnnlab's layers against ``torch.nn`` in the same process: time ratios, GFLOP/s, % of sgemm.
 
 For each shape ``(batch, time, input, hidden)`` and each case, the baseline is the
 ``torch.nn`` layer doing the same work (with lengths: ``torch.nn`` on a ``PackedSequence``,
-packing included, since that is what a torch user must write to get the same outputs).
+packing included, since that is what a torch user must write to get the same outputs), or,
+for GRU and the LSTM variants, ``torch.nn.LSTM`` (the bar: a variant within 15 % of a fused
+LSTM, GRU no slower). :func:`sgemm_gflops` measures the machine's matrix-multiply rate in the
+same process, so every GFLOP/s can be read as a share of what this CPU can do.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,9 +21,9 @@ import rnnlab
 from rnnlab.bench.timing import time_interleaved
 
 SHAPES: tuple[tuple[int, int, int, int], ...] = (
+    (32, 100, 64, 128),   # seed 002's study
     (64, 100, 64, 128),
-    (20, 35, 200, 200),
-    (20, 35, 650, 650),
+    (20, 35, 650, 650),   # Zaremba et al.'s medium language model
 )
 GATES = {"lstm": 4, "gru": 3, "peephole": 4, "cifg": 3, "layernorm": 4}
 
@@ -44,6 +48,46 @@ def recurrent_flops(shape: tuple[int, int, int, int], gates: int, backward: bool
     batch, time, inputs, hidden = shape
     forward = 2.0 * gates * hidden * (inputs + hidden) * batch * time
     return forward * (3.0 if backward else 1.0)
+
+
+def sgemm_gflops(size: int = 1024, seconds: float = 0.3) -> float:
+    """This process's float32 matrix-multiply rate (GFLOP/s) at the current thread count."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    out = torch.empty(size, size)
+    torch.mm(a, b, out=out)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b, out=out)
+        calls += 1
+    return 2.0 * size**3 * calls / (time.perf_counter() - start) / 1e9
+
+
+class SplitCell(rnnlab.RecurrentCell):
+    """A user cell with the ``precompute``/``step`` split (a minimal LSTM written by hand)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_map = torch.nn.Linear(input_size, 4 * hidden_size, bias=bias)
+        self.weight_hh = torch.nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.reset_parameters()
+
+    @property
+    def state_sizes(self) -> tuple[int, int]:
+        return (self.hidden_size, self.hidden_size)
+
+    def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.input_map(inputs)
+
+    def step(self, projected_t, state):
+        h, c = state
+        i, f, g, o = (projected_t + self.recurrent_input(h) @ self.weight_hh.T).chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+
+    def forward(self, x_t, state):
+        return self.step(self.precompute(x_t), state)
 
 
 def _runner(layer: Callable, x: torch.Tensor, backward: bool) -> Callable[[], object]:
@@ -77,17 +121,34 @@ def _cases(shape, generator):
         yield (f"{kind}+lengths", GATES[kind],
                (lambda x, o=ours: o(x, lengths=lengths).output), torch_packed)
     baseline = torch.nn.LSTM(inputs, hidden, batch_first=True)
-    # The dropout family's cost on the fused kernel, against no dropout at all (issue 9's bar:
-    # ≤ 10 %). Layers are in training mode here, so the masks are drawn on every call.
+
+    def lstm_packed(x, baseline=baseline):
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(baseline(packed)[0], batch_first=True)[0]
+
+    # The dropout family's cost on the fused kernels, against no dropout at all (issue 9's
+    # bar: ≤ 10 %). Layers are in training mode here, so the masks are drawn on every call.
     for label, dropout in (("weight_dropout", {"weight_dropout": 0.5}),
-                           ("locked_dropout", {"input_dropout": 0.3, "output_dropout": 0.3})):
+                           ("locked_dropout", {"input_dropout": 0.3, "output_dropout": 0.3}),
+                           ("recurrent_dropout", {"recurrent_dropout": 0.3})):
         ours = rnnlab.LSTM(inputs, hidden, batch_first=True, **dropout)
         yield (f"lstm+{label} (vs nn.LSTM)", GATES["lstm"], (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))
-    for cell in ("peephole", "cifg", "layernorm"):
-        ours = rnnlab.LSTM(inputs, hidden, batch_first=True, cell=cell)
-        yield (f"{cell} (vs nn.LSTM)", GATES[cell], (lambda x, o=ours: o(x).output),
+    # GRU and the variants against the fused LSTM (bar: GRU no slower, variants ≤ 1.15×).
+    for cell in ("gru", "peephole", "cifg", "layernorm", "user"):
+        if cell == "gru":
+            ours = rnnlab.GRU(inputs, hidden, batch_first=True)
+        else:
+            ours = rnnlab.LSTM(inputs, hidden, batch_first=True,
+                               cell=SplitCell if cell == "user" else cell)
+        gates = GATES.get(cell, 4)
+        yield (f"{cell} (vs nn.LSTM)", gates, (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))
+        yield (f"{cell}+lengths (vs nn.LSTM)", gates,
+               (lambda x, o=ours: o(x, lengths=lengths).output), lstm_packed)
+
+
+VARIANTS = ("gru (", "gru+lengths (", "peephole", "cifg", "layernorm", "user")
 
 
 def bench_layers(
@@ -102,7 +163,7 @@ def bench_layers(
         batch, time, inputs, _ = shape
         x = torch.randn(batch, time, inputs, requires_grad=True)
         for case, gates, ours, baseline in _cases(shape, generator):
-            if not variants and case.split()[0] in ("peephole", "cifg", "layernorm"):
+            if not variants and case.startswith(VARIANTS):
                 continue
             for backward in (False, True):
                 mode = "forward+backward" if backward else "forward"
@@ -121,17 +182,21 @@ def bench_layers(
     return rows
 
 
-def rows_to_markdown(rows: list[LayerBenchRow]) -> str:
-    """A Markdown table of the rows."""
+def rows_to_markdown(rows: list[LayerBenchRow], sgemm: float | None = None) -> str:
+    """A Markdown table of the rows; with ``sgemm`` (GFLOP/s) also each rate's share of it."""
+    share = sgemm is not None and sgemm > 0
     lines = [
         "| case | (batch, time, input, hidden) | mode | rnnlab ms | torch.nn ms | ratio "
-        "| rnnlab GFLOP/s | torch.nn GFLOP/s |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| rnnlab GFLOP/s | torch.nn GFLOP/s |" + (" rnnlab % sgemm | torch.nn % sgemm |"
+                                                   if share else ""),
+        "|---|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if share else ""),
     ]
     for row in rows:
-        lines.append(
-            f"| {row.case} | {row.shape} | {row.mode} | {row.rnnlab_ms:.2f} | "
-            f"{row.baseline_ms:.2f} | {row.ratio:.3f} | {row.rnnlab_gflops:.1f} | "
-            f"{row.baseline_gflops:.1f} |"
-        )
+        line = (f"| {row.case} | {row.shape} | {row.mode} | {row.rnnlab_ms:.2f} | "
+                f"{row.baseline_ms:.2f} | {row.ratio:.3f} | {row.rnnlab_gflops:.1f} | "
+                f"{row.baseline_gflops:.1f} |")
+        if share:
+            line += (f" {100 * row.rnnlab_gflops / sgemm:.0f} % |"
+                     f" {100 * row.baseline_gflops / sgemm:.0f} % |")
+        lines.append(line)
     return "\n".join(lines)

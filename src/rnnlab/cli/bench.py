@@ -8,6 +8,8 @@ import sys
 
 import torch
 
+from rnnlab.cli.common import add_threads_option, apply_threads
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -20,24 +22,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-variants", action="store_true",
                         help="skip the peephole/cifg/layernorm cells")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats per case")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's choice)")
+    add_threads_option(parser)
     parser.add_argument("--output", default=None, help="also write the table to this file")
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from rnnlab.bench.layers import SHAPES, bench_layers, rows_to_markdown
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+def run(args: argparse.Namespace) -> int:
+    from rnnlab.bench.layers import SHAPES, bench_layers, rows_to_markdown, sgemm_gflops
+    from rnnlab.core import kernels
+
+    apply_threads(args)
     shapes = SHAPES[:1] if args.quick else SHAPES
     repeats = 3 if args.quick else args.repeats
+    sgemm_before = sgemm_gflops()
     rows = bench_layers(shapes, repeats=repeats, variants=not args.no_variants,
                         progress=lambda what: print(f"  timing {what}", file=sys.stderr))
+    sgemm = max(sgemm_before, sgemm_gflops())  # the machine's rate, before and after the run
     header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-              f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    table = f"{header}\n\n{rows_to_markdown(rows)}\n"
+              f"{_cpu_name()}, Python {platform.python_version()}; "
+              f"sgemm (1024³, float32) {sgemm:.0f} GFLOP/s in this run; {kernels.status()}")
+    table = f"{header}\n\n{rows_to_markdown(rows, sgemm)}\n"
     print(table)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as stream:

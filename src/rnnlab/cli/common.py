@@ -12,8 +12,10 @@ from pathlib import Path
 
 __all__ = ["add_threads_option", "apply_threads", "check_out_dir", "thread_count"]
 
-THREADS_HELP = ("torch CPU threads (default: torch's choice; use 1 per process when several "
-                "jobs share the machine)")
+THREADS_HELP = ("torch CPU threads for this process (default: torch's choice, one per core). "
+                "rnnlab sets OMP_WAIT_POLICY=PASSIVE unless you set it, so idle threads sleep "
+                "instead of spinning and a busy machine slows training by about 2x, not 100x; "
+                "use 1 per process when several jobs share the machine")
 
 
 def thread_count(text: str) -> int:

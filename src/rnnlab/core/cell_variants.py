@@ -1,7 +1,8 @@
 """LSTM variants (seed 004 and Greff et al. 2017, "LSTM: A Search Space Odyssey").
 
-They run through the same layer machinery as the standard cells but with the time loop, since
-PyTorch has no fused kernel for them. Each one keeps ``weight_ih``/``weight_hh``/``bias_*``
+They run through the same layer machinery as the standard cells, on rnnlab's own fused kernels
+(:mod:`rnnlab.core.kernels`: C++ with hand-written BPTT; the time loop where no compiler is
+present), since PyTorch has no fused kernel for them. Each one keeps ``weight_ih``/``weight_hh``/``bias_*``
 with the standard meaning and adds only what its equations need.
 """
 
@@ -34,6 +35,7 @@ class PeepholeLSTMCell(_LSTMVariant):
     """
 
     num_gates = 4
+    native_kind = "peephole"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **factory) -> None:
         super().__init__(input_size, hidden_size, bias, **factory)
@@ -60,6 +62,7 @@ class CIFGLSTMCell(_LSTMVariant):
     """
 
     num_gates = 3
+    native_kind = "cifg"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **factory) -> None:
         super().__init__(input_size, hidden_size, bias, **factory)
@@ -85,6 +88,7 @@ class LayerNormLSTMCell(_LSTMVariant):
     """
 
     num_gates = 4
+    native_kind = "layernorm"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **factory) -> None:
         super().__init__(input_size, hidden_size, bias, **factory)

@@ -49,6 +49,9 @@ class RecurrentCell(nn.Module):
     """
 
     fused_mode: ClassVar[str | None] = None
+    # rnnlab's own fused kernel for this cell (rnnlab.core.kernels: "gru", "lstm", "peephole",
+    # "cifg"), or None. It reads weight_ih/weight_hh/bias_* (and weight_peephole).
+    native_kind: ClassVar[str | None] = None
     # Parameters that weight drop (DropConnect) replaces: the hidden-to-hidden weights.
     recurrent_weights: ClassVar[tuple[str, ...]] = ("weight_hh",)
     input_size: int
@@ -272,6 +275,10 @@ class LSTMCell(_GatedCell):
     def state_sizes(self) -> tuple[int, ...]:
         return (self.proj_size or self.hidden_size, self.hidden_size)
 
+    @property
+    def native_kind(self) -> str | None:  # type: ignore[override]
+        return None if self.proj_size > 0 else "lstm"
+
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state
         gates = precomputed_t + self._recurrent(h)
@@ -298,6 +305,7 @@ class GRUCell(_GatedCell):
     """
 
     fused_mode = "GRU"
+    native_kind = "gru"
     num_gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **factory) -> None:

@@ -16,6 +16,11 @@ reaches a runner already reversed (``flip_sequences``), so every runner reads le
             need no recurrence, and ``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t`` is a cheap scan).
 ``packed``  the fused kernel on a PackedSequence: computes real steps only. Faster for GRU and
             RNN inference, which have no oneDNN kernel.
+``native``  rnnlab's own fused kernels (:mod:`rnnlab.core.kernels`, C++ with hand-written
+            BPTT) for GRU and the LSTM family (standard, peephole, CIFG, layer-normalised):
+            lengths and Gal's
+            recurrent dropout run inside the kernel, so the final states come straight from
+            it and padded steps cost one masked row each.
 ``loop``    the Python time loop (:func:`rnnlab.core.scan.scan`): any cell, recurrent
             dropout, zoneout.
 """
@@ -30,7 +35,8 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.core.cells import RecurrentCell
-from rnnlab.core.fused import call_kernel, call_kernel_packed
+from rnnlab.core.fused import call_kernel, call_kernel_packed, native_kind_of
+from rnnlab.core.kernels import ops as native_ops
 from rnnlab.core.padding import zero_padding
 from rnnlab.core.scan import scan
 
@@ -125,6 +131,34 @@ def run_packed(
     finals = tuple(torch.where(steps.empty, initial, final)
                    for initial, final in zip(start, finals))
     return DirectionRun(zero_padding(outputs, steps.real), finals[0], finals[1:])
+
+
+def run_native(
+    cell: RecurrentCell, x: torch.Tensor, start: tuple[torch.Tensor, ...], steps: Steps, *,
+    training: bool, recurrent_mask: torch.Tensor | None = None,
+) -> DirectionRun:
+    """rnnlab's fused kernel for ``cell`` (see the module docstring).
+
+    ``recurrent_mask (batch, size)``: as :func:`run_loop`'s, applied inside the kernel.
+    """
+    kind = native_kind_of(cell)
+    projected = cell.precompute(x.transpose(0, 1))  # (time, batch, gates*hidden), one GEMM
+    bias = cell.bias_hh if cell.bias else None
+    if kind == "gru":
+        outputs, h_n = native_ops.gru(projected, start[0], cell.weight_hh, bias, steps.lengths,
+                                      recurrent_mask)
+        return DirectionRun(outputs.transpose(0, 1), h_n, ())
+    if kind == "layernorm":
+        norm_hh, norm_c = cell.layernorm_hh, cell.layernorm_cell
+        outputs, h_n, c_n = native_ops.layer_norm_lstm(
+            projected, start[0], start[1], cell.weight_hh, bias, norm_hh.weight, norm_hh.bias,
+            norm_c.weight, norm_c.bias, norm_hh.eps, steps.lengths, recurrent_mask)
+        return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
+    peephole = cell.weight_peephole if kind == "peephole" else None
+    outputs, h_n, c_n = native_ops.lstm_family(kind, projected, start[0], start[1],
+                                               cell.weight_hh, bias, peephole, steps.lengths,
+                                               recurrent_mask)
+    return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
 
 
 def run_loop(

@@ -29,9 +29,38 @@ KERNELS = {
 }
 
 
+def runs_own_equations(cell: torch.nn.Module, declared_by: type) -> bool:
+    """Whether ``cell`` still computes what ``declared_by`` (the class that named a kernel for
+    it) computes: a subclass that overrides its step must not be run by the kernel."""
+    return isinstance(cell, declared_by) and all(
+        getattr(type(cell), name) is getattr(declared_by, name)
+        for name in ("step", "precompute", "forward", "_recurrent", "recurrent_input"))
+
+
+def _declaring_class(cell: torch.nn.Module, attribute: str) -> type | None:
+    for klass in type(cell).__mro__:
+        if attribute in vars(klass):
+            return klass
+    return None
+
+
+def native_kind_of(cell: torch.nn.Module) -> str | None:
+    """rnnlab's fused kernel for ``cell`` (see :mod:`rnnlab.core.kernels`), or None."""
+    kind = getattr(cell, "native_kind", None)
+    declared_by = _declaring_class(cell, "native_kind")
+    if kind is None or declared_by is None or not runs_own_equations(cell, declared_by):
+        return None
+    if kind == "layernorm" and any(  # the kernel applies each norm's gain and shift
+            getattr(cell, name).weight is None or getattr(cell, name).bias is None
+            for name in ("layernorm_hh", "layernorm_cell")):
+        return None
+    return kind
+
+
 def fused_mode_of(cells: Sequence[torch.nn.Module]) -> str | None:
     """The kernel that can run all ``cells`` at once, or None if they need the time loop."""
-    modes = {getattr(cell, "fused_mode", None) for cell in cells}
+    modes = {getattr(cell, "fused_mode", None) if runs_own_equations(
+        cell, _declaring_class(cell, "fused_mode") or type(cell)) else None for cell in cells}
     if len(modes) != 1 or None in modes:
         return None
     biases = {getattr(cell, "bias", None) for cell in cells}

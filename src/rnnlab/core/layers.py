@@ -23,12 +23,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from rnnlab.core import keras_compat, packed
+from rnnlab.core import keras_compat, kernels, packed
 from rnnlab.core import padding as pad
 from rnnlab.core.cells import RecurrentCell
 from rnnlab.core.directions import Steps
 from rnnlab.core.dropout import DropoutSpec, check_cells_support
-from rnnlab.core.fused import fused_mode_of
+from rnnlab.core.fused import fused_mode_of, native_kind_of
 from rnnlab.core.output import RecurrentOutput
 from rnnlab.core.param_names import (
     flat_to_cell_names,
@@ -157,6 +157,7 @@ class Recurrent(nn.Module):
                 built.adopt_parameters(self, torch_suffix(index, directions))
         check_cells_support(self.dropout_spec, self.cells)
         self._fused_mode = fused_mode_of(self.cells)
+        self._native = all(native_kind_of(built) is not None for built in self.cells)
         self.register_state_dict_post_hook(_save_with_torch_names)
         self.register_load_state_dict_pre_hook(_load_torch_names)
 
@@ -268,7 +269,7 @@ class Recurrent(nn.Module):
                       else pad.lengths_to_mask(lengths_t, time, pad.Padding.POST))
         outputs, h_n, other_states = run_stack(
             list(self.cells), pad.zero_padding(x, steps.real), states, steps,
-            path=self._path(lengths_t is not None, time), mode=self._fused_mode,
+            path=self._path(lengths_t is not None, time, x), mode=self._fused_mode,
             num_layers=self.num_layers, num_directions=self.num_directions,
             between_dropout=self.dropout, dropout=self.dropout_spec, training=self.training)
         if self.go_backwards:
@@ -294,25 +295,50 @@ class Recurrent(nn.Module):
             go_backwards=self.go_backwards, packed_output=packed_output,
         )
 
-    def _path(self, has_lengths: bool, time: int = 1) -> str:
+    def _path(self, has_lengths: bool, time: int = 1, x: torch.Tensor | None = None) -> str:
         """Which runner executes the stack (see core/directions.py and core/stack.py).
 
-        Measured (benchmarks/RESULTS.md): with lengths LSTM always gains on the unpacked
-        kernel (oneDNN, 2–4× faster than packed). GRU and RNN have no oneDNN kernel: unpacked
-        wins when training (the packed backward zero-fills buffers at every step) but computes
-        over the padding, which packed skips, so inference stays packed. Without lengths the
-        whole stack is one kernel call, exactly torch's, unless locked dropout must reach
-        between the layers.
+        Measured (benchmarks/RESULTS.md): LSTM is fastest on torch's oneDNN kernel, with
+        lengths too (2–4× faster than packed); without lengths the whole stack is one call,
+        exactly torch's, unless locked dropout must reach between the layers. GRU and the
+        LSTM variants run rnnlab's own kernels (core/kernels), which also carry Gal's
+        recurrent dropout for every kernel cell, the standard LSTM included. Without those
+        kernels (no compiler) GRU and RNN inference with lengths stays packed (it skips the
+        padding) and training unpacked; the variants run the time loop. Zoneout always runs
+        the loop, and so does ``use_fused_kernel=False`` (the reference path of the tests).
         """
-        if (not self.use_fused_kernel or self._fused_mode is None or time == 0
-                or self.dropout_spec.needs_time_loop(self.training)):
+        spec = self.dropout_spec
+        if (not self.use_fused_kernel or time == 0
+                or any(rate > 0 for rate in spec.zoneout)):
             return "loop"  # (torch's kernels refuse time 0; the loop returns empty outputs)
+        recurrent = self.training and spec.recurrent > 0
+        if self._fused_mode in ("LSTM", "RNN_TANH", "RNN_RELU") and not recurrent:
+            return self._torch_path(has_lengths)
+        if self._native_runs(x):
+            return "native"
+        if self._fused_mode is None or recurrent:
+            return "loop"
+        return self._torch_path(has_lengths)
+
+    def _torch_path(self, has_lengths: bool) -> str:
         if not has_lengths:
             between = self.dropout_spec.between > 0 and self.num_layers > 1
             return "kernel" if between else "whole"
         if self._fused_mode == "LSTM" or torch.is_grad_enabled() or pad.is_tracing():
             return "kernel"
         return "packed"
+
+    def _native_runs(self, x: torch.Tensor | None) -> bool:
+        """rnnlab's kernels serve this call: every cell has one, the input is a float CPU
+        tensor, and nothing traces the call (a traced graph holds torch's own operators, which
+        torch.export and ONNX understand)."""
+        if not self._native or x is None or x.device.type != "cpu":
+            return False
+        if x.dtype not in (torch.float32, torch.float64):
+            return False
+        if pad.is_tracing() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return False
+        return kernels.available()
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}",

@@ -1,0 +1,576 @@
+// Fused CPU recurrences with hand-written backpropagation through time.
+//
+// One layer, one direction, time-major. The caller (rnnlab/core/kernels/ops.py) has already
+// projected the inputs of all steps with one GEMM: gi = x W_ih^T + b_ih, (time, batch, G*H).
+// Per step the forward pass does one GEMM (h_{t-1} W_hh^T) and one fused elementwise pass that
+// saves the gate activations; the backward pass does one GEMM per step for the state gradient
+// and leaves the weight gradients to one GEMM over all steps. Rows past their length keep
+// their state (their output is zero), so h_n/c_n are the states after each row's last real
+// step and gradients pass through the padded steps unchanged.
+//
+// Kinds: GRU (torch's linear_before_reset: n = tanh(gi_n + r * (W_hn h + b_hn))), and the
+// LSTM family: 0 standard (i, f, g, o), 1 peephole (Gers & Schmidhuber 2000; the output gate
+// looks at the new cell state), 2 CIFG (i, g, o; f = 1 - i); and the layer-normalised LSTM.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace rnnlab_kernels {
+namespace {
+
+// tanh for float: Eigen's rational approximation (generic_fast_tanh_float), a few ulp from
+// std::tanh, branch-free so the row loops vectorise; double keeps std::tanh (gradcheck).
+inline float tanh_(float x) {
+  const float clamped = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, x));
+  const float x2 = clamped * clamped;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * clamped;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return p / q;
+}
+inline double tanh_(double x) { return std::tanh(x); }
+template <typename T> inline T sigmoid_(T x) { return T(0.5) + T(0.5) * tanh_(T(0.5) * x); }
+
+// Which rows have a real step at t: lengths (batch,) int64, or none (every step real).
+struct Lengths {
+  const int64_t* data = nullptr;
+  bool real(int64_t row, int64_t t) const { return data == nullptr || t < data[row]; }
+};
+
+Lengths lengths_of(const c10::optional<at::Tensor>& lengths) {
+  Lengths result;
+  if (lengths.has_value() && lengths->defined()) result.data = lengths->data_ptr<int64_t>();
+  return result;
+}
+
+bool has(const c10::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// The recurrent GEMM input: h, or h * mask (Gal's recurrent dropout).
+at::Tensor recurrent_input(const at::Tensor& h, const c10::optional<at::Tensor>& mask,
+                           at::Tensor& buffer) {
+  if (!has(mask)) return h;
+  return at::mul_out(buffer, h, *mask);
+}
+
+void recurrent_gemm(at::Tensor& out, const at::Tensor& input, const at::Tensor& w_t,
+                    const c10::optional<at::Tensor>& bias) {
+  if (has(bias)) {
+    at::addmm_out(out, *bias, input, w_t);
+  } else {
+    at::mm_out(out, input, w_t);
+  }
+}
+
+constexpr int64_t kRowGrain = 4;
+
+// ------------------------------------------------------------------------------ GRU --------
+std::vector<at::Tensor> gru_forward(const at::Tensor& gi, const at::Tensor& h0,
+                                    const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_hh,
+                                    const c10::optional<at::Tensor>& lengths,
+                                    const c10::optional<at::Tensor>& rmask) {
+  const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1);
+  auto hs = at::empty({T + 1, B, H}, gi.options());
+  hs[0].copy_(h0);
+  auto out = at::empty({T, B, H}, gi.options());
+  auto gates = at::empty({T, B, 4 * H}, gi.options());  // r, z, n, (W_hn h + b_hn)
+  auto gh = at::empty({B, 3 * H}, gi.options());
+  auto masked = at::empty({B, H}, gi.options());
+  const auto w_t = w_hh.t();
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_gru_forward", [&] {
+    for (int64_t t = 0; t < T; ++t) {
+      const auto h_prev = hs[t];
+      recurrent_gemm(gh, recurrent_input(h_prev, rmask, masked), w_t, b_hh);
+      const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * 3 * H;
+      const scalar_t* gh_t = gh.data_ptr<scalar_t>();
+      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
+      scalar_t* hn = hs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      scalar_t* o = out.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* g = gates.data_ptr<scalar_t>() + t * B * 4 * H;
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* __restrict__ x = gi_t + b * 3 * H;
+          const scalar_t* __restrict__ r_h = gh_t + b * 3 * H;
+          const scalar_t* __restrict__ h = hp + b * H;
+          scalar_t* __restrict__ h_new = hn + b * H;
+          scalar_t* __restrict__ y = o + b * H;
+          scalar_t* __restrict__ saved = g + b * 4 * H;
+          if (!len.real(b, t)) {
+            for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; y[j] = 0; }
+            continue;
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t r = sigmoid_(x[j] + r_h[j]);
+            const scalar_t z = sigmoid_(x[H + j] + r_h[H + j]);
+            const scalar_t hn_lin = r_h[2 * H + j];
+            const scalar_t n = tanh_(x[2 * H + j] + r * hn_lin);
+            const scalar_t value = (scalar_t(1) - z) * n + z * h[j];
+            h_new[j] = value; y[j] = value;
+            saved[j] = r; saved[H + j] = z; saved[2 * H + j] = n; saved[3 * H + j] = hn_lin;
+          }
+        }
+      });
+    }
+  });
+  return {out, hs[T], gates, hs};
+}
+
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& d_hn,
+                                     const at::Tensor& gates, const at::Tensor& hs,
+                                     const at::Tensor& w_hh,
+                                     const c10::optional<at::Tensor>& lengths,
+                                     const c10::optional<at::Tensor>& rmask) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2);
+  auto dh = d_hn.clone();
+  auto d_gi = at::empty({T, B, 3 * H}, gates.options());
+  auto d_gh = at::empty({T, B, 3 * H}, gates.options());
+  auto direct = at::empty({B, H}, gates.options());
+  auto through = at::empty({B, H}, gates.options());
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_gru_backward", [&] {
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* g = gates.data_ptr<scalar_t>() + t * B * 4 * H;
+      const scalar_t* hp = hs.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* dy = d_out.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* dh_p = dh.data_ptr<scalar_t>();
+      scalar_t* dir = direct.data_ptr<scalar_t>();
+      scalar_t* dgi = d_gi.data_ptr<scalar_t>() + t * B * 3 * H;
+      scalar_t* dgh = d_gh.data_ptr<scalar_t>() + t * B * 3 * H;
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* __restrict__ s = g + b * 4 * H;
+          const scalar_t* __restrict__ h = hp + b * H;
+          const scalar_t* __restrict__ d_y = dy + b * H;
+          const scalar_t* __restrict__ d_h = dh_p + b * H;
+          scalar_t* __restrict__ d_direct = dir + b * H;
+          scalar_t* __restrict__ a_i = dgi + b * 3 * H;
+          scalar_t* __restrict__ a_h = dgh + b * 3 * H;
+          if (!len.real(b, t)) {
+            for (int64_t j = 0; j < H; ++j) d_direct[j] = d_h[j];
+            for (int64_t j = 0; j < 3 * H; ++j) { a_i[j] = 0; a_h[j] = 0; }
+            continue;
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t r = s[j], z = s[H + j], n = s[2 * H + j], hn_lin = s[3 * H + j];
+            const scalar_t grad = d_h[j] + d_y[j];
+            const scalar_t d_n = grad * (scalar_t(1) - z) * (scalar_t(1) - n * n);
+            const scalar_t d_z = grad * (h[j] - n) * z * (scalar_t(1) - z);
+            const scalar_t d_r = d_n * hn_lin * r * (scalar_t(1) - r);
+            a_i[j] = d_r; a_i[H + j] = d_z; a_i[2 * H + j] = d_n;
+            a_h[j] = d_r; a_h[H + j] = d_z; a_h[2 * H + j] = d_n * r;
+            d_direct[j] = grad * z;
+          }
+        }
+      });
+      at::mm_out(through, d_gh[t], w_hh);
+      if (has(rmask)) through.mul_(*rmask);
+      at::add_out(dh, direct, through);
+    }
+  });
+  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
+  const auto flat_gh = d_gh.view({T * B, 3 * H});
+  auto d_w = flat_gh.t().mm(h_in.reshape({T * B, H}));
+  auto d_b = flat_gh.sum(0);
+  return {d_gi, dh, d_w, d_b};
+}
+
+// ------------------------------------------------------------------------- LSTM family -----
+int64_t gate_count(int64_t kind) { return kind == 2 ? 3 : 4; }
+
+std::vector<at::Tensor> lstm_forward(int64_t kind, const at::Tensor& gi, const at::Tensor& h0,
+                                     const at::Tensor& c0, const at::Tensor& w_hh,
+                                     const c10::optional<at::Tensor>& b_hh,
+                                     const c10::optional<at::Tensor>& peephole,
+                                     const c10::optional<at::Tensor>& lengths,
+                                     const c10::optional<at::Tensor>& rmask) {
+  TORCH_CHECK(kind >= 0 && kind <= 2, "rnnlab lstm_forward: unknown kind ", kind);
+  TORCH_CHECK(kind != 1 || has(peephole), "rnnlab lstm_forward: peephole weights missing");
+  const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1), G = gate_count(kind);
+  auto hs = at::empty({T + 1, B, H}, gi.options());
+  auto cs = at::empty({T + 1, B, H}, gi.options());
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  auto out = at::empty({T, B, H}, gi.options());
+  auto gates = at::empty({T, B, G * H}, gi.options());  // activations in weight order
+  auto tcs = at::empty({T, B, H}, gi.options());        // tanh(c_t)
+  auto gh = at::empty({B, G * H}, gi.options());
+  auto masked = at::empty({B, H}, gi.options());
+  const auto w_t = w_hh.t();
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_lstm_forward", [&] {
+    const scalar_t* peep = kind == 1 ? peephole->data_ptr<scalar_t>() : nullptr;
+    for (int64_t t = 0; t < T; ++t) {
+      recurrent_gemm(gh, recurrent_input(hs[t], rmask, masked), w_t, b_hh);
+      const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
+      const scalar_t* gh_t = gh.data_ptr<scalar_t>();
+      const scalar_t* hp = hs.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* cp = cs.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* hn = hs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      scalar_t* cn = cs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      scalar_t* o_t = out.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* g_t = gates.data_ptr<scalar_t>() + t * B * G * H;
+      scalar_t* tc_t = tcs.data_ptr<scalar_t>() + t * B * H;
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* __restrict__ x = gi_t + b * G * H;
+          const scalar_t* __restrict__ r_h = gh_t + b * G * H;
+          const scalar_t* __restrict__ c = cp + b * H;
+          scalar_t* __restrict__ h_new = hn + b * H;
+          scalar_t* __restrict__ c_new = cn + b * H;
+          scalar_t* __restrict__ y = o_t + b * H;
+          scalar_t* __restrict__ s = g_t + b * G * H;
+          scalar_t* __restrict__ tc = tc_t + b * H;
+          if (!len.real(b, t)) {
+            const scalar_t* h = hp + b * H;
+            for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; c_new[j] = c[j]; y[j] = 0; }
+            continue;
+          }
+          if (kind == 2) {
+            for (int64_t j = 0; j < H; ++j) {
+              const scalar_t i = sigmoid_(x[j] + r_h[j]);
+              const scalar_t g = tanh_(x[H + j] + r_h[H + j]);
+              const scalar_t o = sigmoid_(x[2 * H + j] + r_h[2 * H + j]);
+              const scalar_t c_next = (scalar_t(1) - i) * c[j] + i * g;
+              const scalar_t t_c = tanh_(c_next);
+              c_new[j] = c_next; tc[j] = t_c; h_new[j] = o * t_c; y[j] = o * t_c;
+              s[j] = i; s[H + j] = g; s[2 * H + j] = o;
+            }
+          } else if (kind == 1) {
+            for (int64_t j = 0; j < H; ++j) {
+              const scalar_t i = sigmoid_(x[j] + r_h[j] + peep[j] * c[j]);
+              const scalar_t f = sigmoid_(x[H + j] + r_h[H + j] + peep[H + j] * c[j]);
+              const scalar_t g = tanh_(x[2 * H + j] + r_h[2 * H + j]);
+              const scalar_t c_next = f * c[j] + i * g;
+              const scalar_t o = sigmoid_(x[3 * H + j] + r_h[3 * H + j] + peep[2 * H + j] * c_next);
+              const scalar_t t_c = tanh_(c_next);
+              c_new[j] = c_next; tc[j] = t_c; h_new[j] = o * t_c; y[j] = o * t_c;
+              s[j] = i; s[H + j] = f; s[2 * H + j] = g; s[3 * H + j] = o;
+            }
+          } else {
+            for (int64_t j = 0; j < H; ++j) {
+              const scalar_t i = sigmoid_(x[j] + r_h[j]);
+              const scalar_t f = sigmoid_(x[H + j] + r_h[H + j]);
+              const scalar_t g = tanh_(x[2 * H + j] + r_h[2 * H + j]);
+              const scalar_t o = sigmoid_(x[3 * H + j] + r_h[3 * H + j]);
+              const scalar_t c_next = f * c[j] + i * g;
+              const scalar_t t_c = tanh_(c_next);
+              c_new[j] = c_next; tc[j] = t_c; h_new[j] = o * t_c; y[j] = o * t_c;
+              s[j] = i; s[H + j] = f; s[2 * H + j] = g; s[3 * H + j] = o;
+            }
+          }
+        }
+      });
+    }
+  });
+  return {out, hs[T], cs[T], gates, tcs, hs, cs};
+}
+
+std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
+                                      const at::Tensor& d_hn, const at::Tensor& d_cn,
+                                      const at::Tensor& gates, const at::Tensor& tcs,
+                                      const at::Tensor& hs, const at::Tensor& cs,
+                                      const at::Tensor& w_hh,
+                                      const c10::optional<at::Tensor>& peephole,
+                                      const c10::optional<at::Tensor>& lengths,
+                                      const c10::optional<at::Tensor>& rmask) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = gate_count(kind);
+  auto dh = d_hn.clone();
+  auto dc = d_cn.clone();
+  auto d_a = at::empty({T, B, G * H}, gates.options());  // pre-activation gradients
+  auto through = at::empty({B, H}, gates.options());
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_lstm_backward", [&] {
+    const scalar_t* peep = kind == 1 ? peephole->data_ptr<scalar_t>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* g_t = gates.data_ptr<scalar_t>() + t * B * G * H;
+      const scalar_t* tc_t = tcs.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* cp = cs.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* cn = cs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      const scalar_t* dy = d_out.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* dh_p = dh.data_ptr<scalar_t>();
+      scalar_t* dc_p = dc.data_ptr<scalar_t>();
+      scalar_t* da_t = d_a.data_ptr<scalar_t>() + t * B * G * H;
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const scalar_t* __restrict__ s = g_t + b * G * H;
+          const scalar_t* __restrict__ tc = tc_t + b * H;
+          const scalar_t* __restrict__ c = cp + b * H;
+          const scalar_t* __restrict__ c_next = cn + b * H;
+          const scalar_t* __restrict__ d_y = dy + b * H;
+          scalar_t* __restrict__ d_h = dh_p + b * H;
+          scalar_t* __restrict__ d_c = dc_p + b * H;
+          scalar_t* __restrict__ a = da_t + b * G * H;
+          if (!len.real(b, t)) {  // the state passed through: so do its gradients
+            for (int64_t j = 0; j < G * H; ++j) a[j] = 0;
+            continue;
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t grad_h = d_h[j] + d_y[j];
+            const scalar_t t_c = tc[j];
+            if (kind == 2) {
+              const scalar_t i = s[j], g = s[H + j], o = s[2 * H + j];
+              const scalar_t d_o = grad_h * t_c * o * (scalar_t(1) - o);
+              const scalar_t d_cn = d_c[j] + grad_h * o * (scalar_t(1) - t_c * t_c);
+              a[j] = d_cn * (g - c[j]) * i * (scalar_t(1) - i);
+              a[H + j] = d_cn * i * (scalar_t(1) - g * g);
+              a[2 * H + j] = d_o;
+              d_c[j] = d_cn * (scalar_t(1) - i);
+            } else {
+              const scalar_t i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j];
+              const scalar_t d_o = grad_h * t_c * o * (scalar_t(1) - o);
+              scalar_t d_cn = d_c[j] + grad_h * o * (scalar_t(1) - t_c * t_c);
+              if (kind == 1) d_cn += d_o * peep[2 * H + j];
+              const scalar_t d_i = d_cn * g * i * (scalar_t(1) - i);
+              const scalar_t d_f = d_cn * c[j] * f * (scalar_t(1) - f);
+              a[j] = d_i; a[H + j] = d_f; a[2 * H + j] = d_cn * i * (scalar_t(1) - g * g);
+              a[3 * H + j] = d_o;
+              scalar_t d_cp = d_cn * f;
+              if (kind == 1) d_cp += d_i * peep[j] + d_f * peep[H + j];
+              d_c[j] = d_cp;
+            }
+            (void)c_next;
+            d_h[j] = 0;  // h_{t-1} reaches step t only through W_hh: added below
+          }
+        }
+      });
+      at::mm_out(through, d_a[t], w_hh);
+      if (has(rmask)) through.mul_(*rmask);
+      dh.add_(through);
+    }
+  });
+  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
+  const auto flat = d_a.view({T * B, G * H});
+  auto d_w = flat.t().mm(h_in.reshape({T * B, H}));
+  auto d_b = flat.sum(0);
+  at::Tensor d_peep;
+  if (kind == 1) {
+    // dL/dp_i = Σ d_i ⊙ c_{t-1}, dL/dp_f = Σ d_f ⊙ c_{t-1}, dL/dp_o = Σ d_o ⊙ c_t
+    const auto prev = cs.narrow(0, 0, T), next = cs.narrow(0, 1, T);
+    d_peep = at::stack({(d_a.narrow(2, 0, H) * prev).sum({0, 1}),
+                        (d_a.narrow(2, H, H) * prev).sum({0, 1}),
+                        (d_a.narrow(2, 3 * H, H) * next).sum({0, 1})});
+  }
+  return {d_a, dh, dc, d_w, d_b, d_peep};
+}
+
+// ---------------------------------------------------------------- layer-normalised LSTM ----
+// Ba et al. 2016 §3.1 as rnnlab.LayerNormLSTMCell computes it; gi already holds
+// LN(W_ih x; α_ih, β_ih) + b_ih. Per step:
+//   u = h W_hh^T;  a = gi + LN(u; α_hh, β_hh) + b_hh;  i, f, g, o from a (torch's order)
+//   c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(LN(c'; α_c, β_c))
+
+// Normalises v (n values) into x_hat; returns 1/sqrt(var + eps) (two passes: exact mean).
+template <typename T>
+inline T normalise(const T* __restrict__ v, T* __restrict__ x_hat, int64_t n, double eps) {
+  T mean = 0;
+  for (int64_t j = 0; j < n; ++j) mean += v[j];
+  mean /= T(n);
+  T var = 0;
+  for (int64_t j = 0; j < n; ++j) { const T d = v[j] - mean; var += d * d; }
+  var /= T(n);
+  const T rstd = T(1) / std::sqrt(var + T(eps));
+  for (int64_t j = 0; j < n; ++j) x_hat[j] = (v[j] - mean) * rstd;
+  return rstd;
+}
+
+// d (n values) := LN backward of dy = d * gamma through x_hat, rstd (in place).
+template <typename T>
+inline void normalise_backward(T* __restrict__ d, const T* __restrict__ gamma,
+                               const T* __restrict__ x_hat, T rstd, int64_t n) {
+  T mean_d = 0, mean_dx = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const T dx = d[j] * gamma[j];
+    mean_d += dx; mean_dx += dx * x_hat[j];
+  }
+  mean_d /= T(n); mean_dx /= T(n);
+  for (int64_t j = 0; j < n; ++j)
+    d[j] = rstd * (d[j] * gamma[j] - mean_d - x_hat[j] * mean_dx);
+}
+
+std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& h0,
+                                        const at::Tensor& c0, const at::Tensor& w_hh,
+                                        const c10::optional<at::Tensor>& b_hh,
+                                        const at::Tensor& gamma_hh, const at::Tensor& beta_hh,
+                                        const at::Tensor& gamma_c, const at::Tensor& beta_c,
+                                        double eps, const c10::optional<at::Tensor>& lengths,
+                                        const c10::optional<at::Tensor>& rmask) {
+  const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1), G = 4;
+  auto hs = at::empty({T + 1, B, H}, gi.options());
+  auto cs = at::empty({T + 1, B, H}, gi.options());
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  auto out = at::empty({T, B, H}, gi.options());
+  auto gates = at::empty({T, B, G * H}, gi.options());   // σ(i), σ(f), tanh(g), σ(o)
+  auto xhat_hh = at::zeros({T, B, G * H}, gi.options());  // zero at padding: d_a * x_hat
+  auto xhat_c = at::zeros({T, B, H}, gi.options());
+  auto tls = at::empty({T, B, H}, gi.options());         // tanh(LN(c_t))
+  auto rstd = at::zeros({T, B, 2}, gi.options());        // 1/σ of the two norms
+  auto u = at::empty({B, G * H}, gi.options());
+  auto masked = at::empty({B, H}, gi.options());
+  const auto w_t = w_hh.t();
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_ln_lstm_forward", [&] {
+    const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
+    const scalar_t* b_nh = beta_hh.data_ptr<scalar_t>();
+    const scalar_t* a_c = gamma_c.data_ptr<scalar_t>();
+    const scalar_t* b_c = beta_c.data_ptr<scalar_t>();
+    const scalar_t* bias = has(b_hh) ? b_hh->data_ptr<scalar_t>() : nullptr;
+    for (int64_t t = 0; t < T; ++t) {
+      at::mm_out(u, recurrent_input(hs[t], rmask, masked), w_t);
+      const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
+      const scalar_t* u_t = u.data_ptr<scalar_t>();
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const int64_t row = t * B + b;
+          const scalar_t* __restrict__ x = gi_t + b * G * H;
+          const scalar_t* __restrict__ h = hs.data_ptr<scalar_t>() + row * H;
+          const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + row * H;
+          scalar_t* __restrict__ h_new = hs.data_ptr<scalar_t>() + (row + B) * H;
+          scalar_t* __restrict__ c_new = cs.data_ptr<scalar_t>() + (row + B) * H;
+          scalar_t* __restrict__ y = out.data_ptr<scalar_t>() + row * H;
+          scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + row * G * H;
+          scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + row * G * H;
+          scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + row * H;
+          scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + row * H;
+          scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + row * 2;
+          if (!len.real(b, t)) {
+            for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; c_new[j] = c[j]; y[j] = 0; }
+            continue;
+          }
+          r[0] = normalise(u_t + b * G * H, xh, G * H, eps);
+          for (int64_t j = 0; j < G * H; ++j) {
+            const scalar_t pre = x[j] + xh[j] * a_hh[j] + b_nh[j] + (bias ? bias[j] : 0);
+            s[j] = (j >= 2 * H && j < 3 * H) ? tanh_(pre) : sigmoid_(pre);
+          }
+          for (int64_t j = 0; j < H; ++j) c_new[j] = s[H + j] * c[j] + s[j] * s[2 * H + j];
+          r[1] = normalise(c_new, xc, H, eps);
+          for (int64_t j = 0; j < H; ++j) {
+            tl[j] = tanh_(xc[j] * a_c[j] + b_c[j]);
+            h_new[j] = s[3 * H + j] * tl[j]; y[j] = h_new[j];
+          }
+        }
+      });
+    }
+  });
+  return {out, hs[T], cs[T], gates, xhat_hh, xhat_c, tls, rstd, hs, cs};
+}
+
+std::vector<at::Tensor> ln_lstm_backward(
+    const at::Tensor& d_out, const at::Tensor& d_hn, const at::Tensor& d_cn,
+    const at::Tensor& gates, const at::Tensor& xhat_hh, const at::Tensor& xhat_c,
+    const at::Tensor& tls, const at::Tensor& rstd, const at::Tensor& hs, const at::Tensor& cs,
+    const at::Tensor& w_hh, const at::Tensor& gamma_hh, const at::Tensor& gamma_c,
+    const c10::optional<at::Tensor>& lengths, const c10::optional<at::Tensor>& rmask) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4;
+  auto dh = d_hn.clone();
+  auto dc = d_cn.clone();
+  auto d_a = at::empty({T, B, G * H}, gates.options());    // gradient of the gate inputs a
+  auto d_u = at::empty({T, B, G * H}, gates.options());    // ... of u = h W_hh^T
+  auto d_lc = at::empty({T, B, H}, gates.options());       // ... of LN(c_t)
+  auto scratch = at::empty({B, H}, gates.options());
+  auto through = at::empty({B, H}, gates.options());
+  const Lengths len = lengths_of(lengths);
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_ln_lstm_backward", [&] {
+    const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
+    const scalar_t* a_c = gamma_c.data_ptr<scalar_t>();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const int64_t row = t * B + b;
+          const scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + row * G * H;
+          const scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + row * G * H;
+          const scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + row * H;
+          const scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + row * H;
+          const scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + row * 2;
+          const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + row * H;
+          const scalar_t* __restrict__ d_y = d_out.data_ptr<scalar_t>() + row * H;
+          scalar_t* __restrict__ d_h = dh.data_ptr<scalar_t>() + b * H;
+          scalar_t* __restrict__ d_c = dc.data_ptr<scalar_t>() + b * H;
+          scalar_t* __restrict__ a = d_a.data_ptr<scalar_t>() + row * G * H;
+          scalar_t* __restrict__ du = d_u.data_ptr<scalar_t>() + row * G * H;
+          scalar_t* __restrict__ dl = d_lc.data_ptr<scalar_t>() + row * H;
+          if (!len.real(b, t)) {
+            for (int64_t j = 0; j < G * H; ++j) { a[j] = 0; du[j] = 0; }
+            for (int64_t j = 0; j < H; ++j) dl[j] = 0;
+            continue;
+          }
+          // through h' = σ(o) tanh(LN(c')): the output gate and the normalised cell
+          scalar_t* __restrict__ d_cn = scratch.data_ptr<scalar_t>() + b * H;
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t grad_h = d_h[j] + d_y[j], o = s[3 * H + j];
+            a[3 * H + j] = grad_h * tl[j] * o * (scalar_t(1) - o);
+            dl[j] = grad_h * o * (scalar_t(1) - tl[j] * tl[j]);
+            d_cn[j] = dl[j];
+          }
+          normalise_backward(d_cn, a_c, xc, r[1], H);
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t i = s[j], f = s[H + j], g = s[2 * H + j];
+            const scalar_t grad_c = d_c[j] + d_cn[j];
+            a[j] = grad_c * g * i * (scalar_t(1) - i);
+            a[H + j] = grad_c * c[j] * f * (scalar_t(1) - f);
+            a[2 * H + j] = grad_c * i * (scalar_t(1) - g * g);
+            d_c[j] = grad_c * f;
+            d_h[j] = 0;  // h_{t-1} reaches step t only through W_hh: added below
+          }
+          for (int64_t j = 0; j < G * H; ++j) du[j] = a[j];
+          normalise_backward(du, a_hh, xh, r[0], G * H);
+        }
+      });
+      at::mm_out(through, d_u[t], w_hh);
+      if (has(rmask)) through.mul_(*rmask);
+      dh.add_(through);
+    }
+  });
+  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
+  auto d_w = d_u.view({T * B, G * H}).t().mm(h_in.reshape({T * B, H}));
+  auto d_b = d_a.sum({0, 1});
+  auto d_gamma_hh = (d_a * xhat_hh).sum({0, 1});
+  auto d_gamma_c = (d_lc * xhat_c).sum({0, 1});
+  auto d_beta_c = d_lc.sum({0, 1});
+  return {d_a, dh, dc, d_w, d_b, d_gamma_hh, d_gamma_c, d_beta_c};
+}
+
+}  // namespace
+
+TORCH_LIBRARY(rnnlab, m) {
+  m.def("gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor? b_hh, Tensor? lengths, "
+        "Tensor? rmask) -> Tensor[]");
+  m.def("gru_backward(Tensor d_out, Tensor d_hn, Tensor gates, Tensor hs, Tensor w_hh, "
+        "Tensor? lengths, Tensor? rmask) -> Tensor[]");
+  m.def("lstm_forward(int kind, Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, "
+        "Tensor? peephole, Tensor? lengths, Tensor? rmask) -> Tensor[]");
+  m.def("lstm_backward(int kind, Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
+        "Tensor tcs, Tensor hs, Tensor cs, Tensor w_hh, Tensor? peephole, Tensor? lengths, "
+        "Tensor? rmask) -> Tensor[]");
+  m.def("ln_lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, "
+        "Tensor gamma_hh, Tensor beta_hh, Tensor gamma_c, Tensor beta_c, float eps, "
+        "Tensor? lengths, Tensor? rmask) -> Tensor[]");
+  m.def("ln_lstm_backward(Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
+        "Tensor xhat_hh, Tensor xhat_c, Tensor tls, Tensor rstd, Tensor hs, Tensor cs, "
+        "Tensor w_hh, Tensor gamma_hh, Tensor gamma_c, Tensor? lengths, Tensor? rmask) "
+        "-> Tensor[]");
+}
+
+TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
+  m.impl("gru_forward", &gru_forward);
+  m.impl("gru_backward", &gru_backward);
+  m.impl("lstm_forward", &lstm_forward);
+  m.impl("lstm_backward", &lstm_backward);
+  m.impl("ln_lstm_forward", &ln_lstm_forward);
+  m.impl("ln_lstm_backward", &ln_lstm_backward);
+}
+
+}  // namespace rnnlab_kernels

@@ -1,0 +1,223 @@
+"""rnnlab's fused C++ kernels (rnnlab.core.kernels) against independent oracles.
+
+Oracles: float64 finite differences (gradcheck) on the kernels themselves; torch.nn.GRU; and
+the layers' time loop (``use_fused_kernel=False``), whose cells are plain autograd code.
+"""
+
+import copy
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.core import kernels
+from rnnlab.core.cells import GRUCell
+from rnnlab.core.kernels import ops
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason=kernels.status())
+
+CELLS = ("gru", "lstm", "peephole", "cifg", "layernorm")
+LENGTHS = torch.tensor([7, 3, 0, 1, 5])
+
+
+def _layer(cell: str, **kwargs) -> rnnlab.Recurrent:
+    if cell == "gru":
+        return rnnlab.GRU(3, 4, batch_first=True, **kwargs)
+    return rnnlab.LSTM(3, 4, batch_first=True, cell=cell, **kwargs)
+
+
+def _loss(result, cell):
+    loss = (result.output * torch.linspace(-1, 1, result.output.shape[-1])).sum()
+    loss = loss + result.h_n.square().sum()
+    return loss + (result.c_n.sum() if cell != "gru" else 0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "peephole", "cifg"])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_lstm_family_kernels_pass_gradcheck(kind, with_mask):
+    torch.manual_seed(0)
+    time, batch, hidden = 6, 5, 3
+    gates = 3 if kind == "cifg" else 4
+    f64 = {"dtype": torch.float64}
+    inputs = [torch.randn(time, batch, gates * hidden, **f64), torch.randn(batch, hidden, **f64),
+              torch.randn(batch, hidden, **f64), 0.5 * torch.randn(gates * hidden, hidden, **f64),
+              torch.randn(gates * hidden, **f64)]
+    peephole = torch.randn(3, hidden, **f64) if kind == "peephole" else None
+    mask = (torch.rand(batch, hidden) > 0.3).double() / 0.7 if with_mask else None
+    inputs = [t.requires_grad_() for t in inputs]
+    if peephole is not None:
+        inputs.append(peephole.requires_grad_())
+
+    def run(gi, h0, c0, w, b, p=None):
+        return ops.lstm_family(kind, gi, h0, c0, w, b, p, LENGTHS[:batch], mask)
+
+    assert torch.autograd.gradcheck(run, tuple(inputs))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_gru_and_layer_norm_kernels_pass_gradcheck(with_mask):
+    torch.manual_seed(1)
+    time, batch, hidden = 6, 5, 3
+    f64 = {"dtype": torch.float64}
+    mask = (torch.rand(batch, hidden) > 0.3).double() / 0.7 if with_mask else None
+    gru_inputs = (torch.randn(time, batch, 3 * hidden, **f64), torch.randn(batch, hidden, **f64),
+                  torch.randn(3 * hidden, hidden, **f64), torch.randn(3 * hidden, **f64))
+    assert torch.autograd.gradcheck(
+        lambda *a: ops.gru(*a, LENGTHS, mask), tuple(t.requires_grad_() for t in gru_inputs))
+
+    ln_inputs = (torch.randn(time, batch, 4 * hidden, **f64), torch.randn(batch, hidden, **f64),
+                 torch.randn(batch, hidden, **f64), torch.randn(4 * hidden, hidden, **f64),
+                 torch.randn(4 * hidden, **f64),
+                 torch.empty(4 * hidden, **f64).uniform_(0.5, 1.5),
+                 0.3 * torch.randn(4 * hidden, **f64),
+                 torch.empty(hidden, **f64).uniform_(0.5, 1.5), 0.3 * torch.randn(hidden, **f64))
+    assert torch.autograd.gradcheck(
+        lambda *a: ops.layer_norm_lstm(*a, 1e-5, LENGTHS, mask),
+        tuple(t.requires_grad_() for t in ln_inputs))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layout", [
+    {"num_layers": 1, "bidirectional": False, "lengths": None, "padding": "post"},
+    {"num_layers": 2, "bidirectional": True, "lengths": [5, 2, 0, 1], "padding": "post"},
+    {"num_layers": 2, "bidirectional": True, "lengths": [5, 2, 0, 1], "padding": "pre"},
+    {"num_layers": 1, "bidirectional": True, "lengths": [1, 5, 3, 4], "padding": "pre"},
+])
+def test_kernel_path_equals_the_time_loop_float32(cell, layout):
+    """Outputs, final states and every parameter gradient, float32 within 1e-5."""
+    torch.manual_seed(2)
+    layout = dict(layout)
+    lengths, padding = layout.pop("lengths"), layout.pop("padding")
+    fused = _layer(cell, **layout)
+    loop = copy.deepcopy(fused)
+    loop.use_fused_kernel = False
+    x = torch.randn(4, 5, 3)
+    if cell != "lstm":  # the standard LSTM keeps torch's oneDNN kernel here
+        assert fused._path(lengths is not None, 5, x) == "native"
+    got = fused(x, lengths=lengths, padding=padding)
+    want = loop(x, lengths=lengths, padding=padding)
+    torch.testing.assert_close(got.output, want.output, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got.h_n, want.h_n, rtol=1e-5, atol=1e-5)
+    grads = torch.autograd.grad(_loss(got, cell), list(fused.parameters()))
+    expected = torch.autograd.grad(_loss(want, cell), list(loop.parameters()))
+    for name_and_param, a, b in zip(fused.named_parameters(), grads, expected):
+        # layer norm divides by a per-row deviation: its float32 gradients carry ~1e-6 relative
+        tolerance = 3e-5 if cell == "layernorm" else 1e-5
+        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance,
+                                   msg=lambda m, n=name_and_param[0]: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_recurrent_and_weight_dropout_run_inside_the_kernel_with_the_loops_masks(cell):
+    """Same seed, same masks: the kernel and the loop draw them in the same order."""
+    torch.manual_seed(3)
+    fused = _layer(cell, num_layers=2, bidirectional=True, recurrent_dropout=0.4,
+                   weight_dropout=0.3).train()
+    loop = copy.deepcopy(fused)
+    loop.use_fused_kernel = False
+    x = torch.randn(4, 5, 3)
+    assert fused._path(True, 5, x) == "native"
+    results = []
+    for layer in (fused, loop):
+        torch.manual_seed(11)
+        result = layer(x, lengths=[5, 3, 1, 4])
+        results.append((result, torch.autograd.grad(_loss(result, cell),
+                                                    list(layer.parameters()))))
+    (got, got_grads), (want, want_grads) = results
+    torch.testing.assert_close(got.output, want.output, rtol=1e-5, atol=1e-5)
+    for a, b in zip(got_grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=3e-5, atol=3e-5)
+
+
+def test_gru_kernel_equals_torch_nn_gru_with_torch_parameters():
+    torch.manual_seed(4)
+    ours = rnnlab.GRU(6, 8, num_layers=2, bidirectional=True)
+    theirs = torch.nn.GRU(6, 8, num_layers=2, bidirectional=True)
+    theirs.load_state_dict(ours.state_dict())
+    x, h0 = torch.randn(9, 3, 6), torch.randn(4, 3, 8)
+    got, want = ours(x, h0), theirs(x, h0)
+    assert ours._path(False, 9, x) == "native"
+    torch.testing.assert_close(got.output, want[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got.h_n, want[1], rtol=1e-5, atol=1e-6)
+    ours_grads = torch.autograd.grad(got.output.sum() + got.h_n.sum(), list(ours.parameters()))
+    theirs_grads = torch.autograd.grad(want[0].sum() + want[1].sum(), list(theirs.parameters()))
+    for a, b in zip(ours_grads, theirs_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_an_output_nobody_reads_gets_no_gradient_and_the_others_stay_exact():
+    torch.manual_seed(5)
+    fused = _layer("peephole")
+    loop = copy.deepcopy(fused)
+    loop.use_fused_kernel = False
+    x = torch.randn(4, 5, 3)
+    got = torch.autograd.grad(fused(x, lengths=[5, 1, 2, 4]).c_n.sum(), fused.weight_hh_l0)
+    want = torch.autograd.grad(loop(x, lengths=[5, 1, 2, 4]).c_n.sum(), loop.weight_hh_l0)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_subclass_that_changes_the_step_is_never_run_by_a_kernel():
+    class ScaledGRUCell(GRUCell):
+        def step(self, precomputed_t, state):
+            h, (new,) = super().step(precomputed_t, state)
+            return 0.5 * h, (0.5 * new,)
+
+    layer = rnnlab.GRU(3, 4, batch_first=True, cell=ScaledGRUCell)
+    x = torch.randn(2, 5, 3)
+    assert layer._path(False, 5, x) == "loop"
+    reference = copy.deepcopy(layer)
+    reference.use_fused_kernel = False
+    torch.testing.assert_close(layer(x).output, reference(x).output)
+
+
+def test_exported_graphs_hold_torch_operators_not_rnnlab_kernels():
+    layer = rnnlab.GRU(3, 4, batch_first=True).eval()
+    program = torch.export.export(layer, (torch.randn(2, 5, 3),), strict=False)
+    targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
+    assert not any("rnnlab" in target for target in targets)
+    assert any("gru" in target for target in targets)
+
+
+def test_forced_fallback_runs_torchs_paths_with_the_same_numbers(tmp_path):
+    """RNNLAB_KERNELS=off (a fresh interpreter: the choice is made once per process) runs the
+    time loop without a warning, and gives the kernels' numbers."""
+    target = tmp_path / "off.pt"
+    script = (
+        "import torch, rnnlab\n"
+        "torch.manual_seed(0)\n"
+        "layer = rnnlab.LSTM(3, 4, batch_first=True, cell='cifg')\n"
+        "x = torch.randn(2, 5, 3)\n"
+        "print(layer._path(True, 5, x))\n"
+        f"torch.save(layer(x, lengths=[5, 2]).output, r'{target}')\n")
+    env = {**os.environ, "RNNLAB_KERNELS": "off"}
+    done = subprocess.run([sys.executable, "-W", "error", "-c", script], env=env,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "loop"
+    torch.manual_seed(0)
+    layer = rnnlab.LSTM(3, 4, batch_first=True, cell="cifg")
+    x = torch.randn(2, 5, 3)
+    assert layer._path(True, 5, x) == "native"
+    torch.testing.assert_close(torch.load(target, weights_only=True),
+                               layer(x, lengths=[5, 2]).output, rtol=1e-5, atol=1e-6)
+
+
+def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
+    monkeypatch.setattr(kernels, "_state", {"loaded": None, "reason": ""})
+    monkeypatch.delenv("RNNLAB_KERNELS", raising=False)
+
+    def broken_build():
+        raise OSError("g++: command not found")
+
+    monkeypatch.setattr(kernels, "_build", broken_build)
+    with pytest.warns(kernels.KernelFallbackWarning, match="g\\+\\+: command not found"):
+        assert kernels.available() is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernels.available() is False  # said once, not at every forward pass
+    layer = rnnlab.GRU(3, 4, batch_first=True)
+    assert layer._path(False, 5, torch.randn(2, 5, 3)) == "whole"
+    assert "g++" in kernels.status()
