@@ -104,11 +104,21 @@ def test_kernel_path_equals_the_time_loop_float32(cell, layout):
     torch.testing.assert_close(got.h_n, want.h_n, rtol=1e-5, atol=1e-5)
     grads = torch.autograd.grad(_loss(got, cell), list(fused.parameters()))
     expected = torch.autograd.grad(_loss(want, cell), list(loop.parameters()))
-    for name_and_param, a, b in zip(fused.named_parameters(), grads, expected):
-        # layer norm divides by a per-row deviation: its float32 gradients carry ~1e-6 relative
-        tolerance = 3e-5 if cell == "layernorm" else 1e-5
-        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance,
-                                   msg=lambda m, n=name_and_param[0]: f"{n}: {m}")
+    if cell == "layernorm":
+        # Layer norm divides by a per-row deviation, so float32 rounding is amplified in
+        # either path: hold both to the float64 loop. The kernel's tanh is a rational
+        # approximation (a few ulp) and its sums are vectorised (reassociated): its error
+        # must stay in the float32 loop's class, within 4× of it (or 1e-5).
+        exact_layer = copy.deepcopy(loop).double()
+        exact = exact_layer(x.double(), lengths=lengths, padding=padding)
+        exact_grads = torch.autograd.grad(_loss(exact, cell), list(exact_layer.parameters()))
+        for (name, _), a, b, e in zip(fused.named_parameters(), grads, expected, exact_grads):
+            kernel_error = (a.double() - e).abs().max().item()
+            loop_error = (b.double() - e).abs().max().item()
+            assert kernel_error <= max(4 * loop_error, 1e-5), (name, kernel_error, loop_error)
+        return
+    for (name, _), a, b in zip(fused.named_parameters(), grads, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
 
 
 @pytest.mark.parametrize("cell", CELLS)

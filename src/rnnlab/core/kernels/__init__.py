@@ -68,7 +68,7 @@ def _build() -> None:
     cpp_extension.load(
         name=f"rnnlab_kernels_{_tag()}",
         sources=[str(SOURCE)],
-        extra_cflags=["-O3", "-march=native", "-fno-math-errno"],
+        extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd"],
         build_directory=str(directory),
         is_python_module=False,
         verbose=False,
