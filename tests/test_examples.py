@@ -27,6 +27,8 @@ def test_outputs_explained_example_prints_checkable_facts():
 
 
 def test_readme_python_blocks_run():
+    """Every ```python block runs as written; ```py blocks use files that the README's shell
+    commands make (a trained run) and are not run here."""
     import re
 
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
