@@ -298,8 +298,9 @@ class Recurrent(nn.Module):
     def _path(self, has_lengths: bool, time: int = 1, x: torch.Tensor | None = None) -> str:
         """Which runner executes the stack (see core/directions.py and core/stack.py).
 
-        Measured (benchmarks/RESULTS.md): LSTM is fastest on torch's oneDNN kernel, with
-        lengths too (2–4× faster than packed); without lengths the whole stack is one call,
+        Measured (benchmarks/RESULTS.md): LSTM is fastest on torch's oneDNN kernel below
+        hidden size 256 and in inference, with lengths too (2–4× faster than packed); when
+        training larger LSTMs rnnlab's kernel wins. Without lengths the whole stack is one call,
         exactly torch's, unless locked dropout must reach between the layers. GRU and the
         LSTM variants run rnnlab's own kernels (core/kernels), which also carry Gal's
         recurrent dropout for every kernel cell, the standard LSTM included. Without those
@@ -313,12 +314,23 @@ class Recurrent(nn.Module):
             return "loop"  # (torch's kernels refuse time 0; the loop returns empty outputs)
         recurrent = self.training and spec.recurrent > 0
         if self._fused_mode in ("LSTM", "RNN_TANH", "RNN_RELU") and not recurrent:
+            if self._native_lstm_pays() and self._native_runs(x):
+                return "native"
             return self._torch_path(has_lengths)
         if self._native_runs(x):
             return "native"
         if self._fused_mode is None or recurrent:
             return "loop"
         return self._torch_path(has_lengths)
+
+    # Training a standard LSTM, rnnlab's kernel overtakes oneDNN's from this hidden size on
+    # (forward+backward, 1 thread, benchmarks/RESULTS.md: 1.22× oneDNN's time at hidden 128,
+    # 1.06× at 200, 0.88× at 256, 0.80× at 512, 0.73× at 650).
+    native_lstm_min_hidden: ClassVar[int] = 256
+
+    def _native_lstm_pays(self) -> bool:
+        return (self._fused_mode == "LSTM" and torch.is_grad_enabled()
+                and self.hidden_size >= self.native_lstm_min_hidden)
 
     def _torch_path(self, has_lengths: bool) -> str:
         if not has_lengths:
