@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -75,6 +76,21 @@ def _build() -> None:
     )
 
 
+def _build_and_register(attempts: int = 3) -> None:
+    """Build or load the library; a second process that waited on another's build (torch's
+    lock in the cache directory) can look for the library a moment before it is there, so a
+    failed load is tried again before it counts."""
+    for attempt in range(attempts):
+        try:
+            _build()
+            torch.ops.rnnlab.gru_forward  # noqa: B018  (raises if the library did not register)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0 + attempt)
+
+
 def load() -> bool:
     """Build (first time only) and load the kernels into this process; False if impossible.
 
@@ -90,8 +106,7 @@ def load() -> bool:
             _state.update(loaded=False, reason="disabled by RNNLAB_KERNELS")
             return False
         try:
-            _build()
-            torch.ops.rnnlab.gru_forward  # noqa: B018  (raises if the library did not register)
+            _build_and_register()
         except Exception as error:  # a missing compiler, a build or load error: fall back
             _state.update(loaded=False, reason=f"{type(error).__name__}: {error}")
             warnings.warn(
