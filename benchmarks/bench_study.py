@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -64,14 +65,19 @@ def study_flops(prepared, epochs: int, arrangements=SEED_ARRANGEMENTS) -> float:
                for name in arrangements)
 
 
-def _timed(command: list[str], env: dict[str, str], log: Path) -> float:
+def _timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command and every process it waited
+    for): on a busy machine the CPU seconds still compare the work done."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with log.open("w") as stream:
         subprocess.run(command, env=env, stdout=stream, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run_rnnlab(workdir: Path, epochs: int, env: dict[str, str]) -> float:
+def run_rnnlab(workdir: Path, epochs: int, env: dict[str, str]) -> tuple[float, float]:
     study = workdir / "study.toml"
     names = ", ".join(f'"{name}"' for name in SEED_ARRANGEMENTS)
     study.write_text(f'name = "bench-study"\narrangements = [{names}]\nruns = 1\n'
@@ -81,34 +87,39 @@ def run_rnnlab(workdir: Path, epochs: int, env: dict[str, str]) -> float:
                    str(workdir / "study"), "--no-progress"], env, workdir / "rnnlab.log")
 
 
-def run_plain(npz: Path, workdir: Path, epochs: int, env: dict[str, str]) -> float:
+def run_plain(npz: Path, workdir: Path, epochs: int, env: dict[str, str]
+              ) -> tuple[float, float]:
     return _timed([sys.executable, str(HERE / "plain_torch_seed_models.py"), "--data", str(npz),
                    "--epochs", str(epochs), "--threads", "2"], env, workdir / "plain.log")
 
 
 def run_keras(tf_python: str, npz: Path, workdir: Path, epochs: int,
-              env: dict[str, str]) -> float:
+              env: dict[str, str]) -> tuple[float, float]:
     keras_env = {**env, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    total = 0.0
+    wall = cpu = 0.0
     for name in SEED_ARRANGEMENTS:
-        total += _timed([tf_python, str(HERE / "keras_seed_models.py"), "--data", str(npz),
-                         "--arrangement", name, "--epochs", str(epochs), "--threads", "2"],
-                        keras_env, workdir / f"keras-{name}.log")
-    return total
+        one = _timed([tf_python, str(HERE / "keras_seed_models.py"), "--data", str(npz),
+                      "--arrangement", name, "--epochs", str(epochs), "--threads", "2"],
+                     keras_env, workdir / f"keras-{name}.log")
+        wall, cpu = wall + one[0], cpu + one[1]
+    return wall, cpu
 
 
 def render(result: dict) -> str:
-    floor = result["floor_seconds"]
+    floor, floor_cpu = result["floor_seconds"], result["floor_cpu_seconds"]
+    ours_wall, ours_cpu = result["sides"]["rnnlab compare"]
     lines = [SECTION_TITLE, "",
              f"`{result['command']}` — {result['date']}, {result['cpu']}, torch "
-             f"{result['torch']}; sgemm 1024³ float32: {result['sgemm_1']:.0f} GFLOP/s on 1 "
-             f"thread, {result['sgemm_2']:.0f} on 2, measured in this run. The study's "
-             f"recurrent matrix products: {result['flops'] / 1e12:.1f} TFLOP → FLOP floor "
-             f"{floor:.0f} s at the 2-thread rate.", "",
-             "| side | wall s | × rnnlab | × floor |", "|---|---:|---:|---:|"]
-    for side, seconds in result["sides"].items():
-        lines.append(f"| {side} | {seconds:.0f} | {seconds / result['sides']['rnnlab compare']:.2f}"
-                     f" | {seconds / floor:.2f} |")
+             f"{result['torch']}, load average before the run {result['load']}; sgemm 1024³ "
+             f"float32: {result['sgemm_1']:.0f} GFLOP/s on 1 thread, {result['sgemm_2']:.0f} "
+             f"on 2, measured in this run. The study's recurrent matrix products: "
+             f"{result['flops'] / 1e12:.1f} TFLOP → FLOP floor {floor:.0f} s of wall time at "
+             f"the 2-thread rate, {floor_cpu:.0f} CPU seconds at the 1-thread rate.", "",
+             "| side | wall s | × rnnlab | × floor | CPU s | × rnnlab | × floor (CPU) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for side, (wall, cpu) in result["sides"].items():
+        lines.append(f"| {side} | {wall:.0f} | {wall / ours_wall:.2f} | {wall / floor:.2f} | "
+                     f"{cpu:.0f} | {cpu / ours_cpu:.2f} | {cpu / floor_cpu:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     sgemm_2 = sgemm_gflops()
     flops = study_flops(prepared, args.epochs)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    sides: dict[str, float] = {}
+    sides: dict[str, tuple[float, float]] = {}
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-study-") as tmp:
         workdir = Path(tmp)
         npz = write_arrays(prepared, workdir, None)
@@ -148,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
               "sgemm_1": sgemm_1, "sgemm_2": sgemm_2, "flops": flops,
-              "floor_seconds": flops / (sgemm_2 * 1e9), "sides": sides}
+              "floor_seconds": flops / (sgemm_2 * 1e9),
+              "floor_cpu_seconds": flops / (sgemm_1 * 1e9), "load": load, "sides": sides}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     section = render(result)

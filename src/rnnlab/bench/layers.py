@@ -10,7 +10,6 @@ same process, so every GFLOP/s can be read as a share of what this CPU can do.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab
-from rnnlab.bench.timing import time_interleaved
+from rnnlab.bench.timing import CLOCKS, time_interleaved
 
 SHAPES: tuple[tuple[int, int, int, int], ...] = (
     (32, 100, 64, 128),   # seed 002's study
@@ -50,16 +49,18 @@ def recurrent_flops(shape: tuple[int, int, int, int], gates: int, backward: bool
     return forward * (3.0 if backward else 1.0)
 
 
-def sgemm_gflops(size: int = 1024, seconds: float = 0.3) -> float:
-    """This process's float32 matrix-multiply rate (GFLOP/s) at the current thread count."""
+def sgemm_gflops(size: int = 1024, seconds: float = 0.3, clock: str = "wall") -> float:
+    """This process's float32 matrix-multiply rate (GFLOP/s) at the current thread count,
+    per second of ``clock`` ("wall", or "cpu": per CPU second of one thread's work)."""
+    now = CLOCKS[clock]
     a, b = torch.randn(size, size), torch.randn(size, size)
     out = torch.empty(size, size)
     torch.mm(a, b, out=out)
-    calls, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    calls, start = 0, now()
+    while now() - start < seconds:
         torch.mm(a, b, out=out)
         calls += 1
-    return 2.0 * size**3 * calls / (time.perf_counter() - start) / 1e9
+    return 2.0 * size**3 * calls / (now() - start) / 1e9
 
 
 class SplitCell(rnnlab.RecurrentCell):
@@ -153,7 +154,7 @@ VARIANTS = ("gru (", "gru+lengths (", "peephole", "cifg", "layernorm", "user")
 
 def bench_layers(
     shapes=SHAPES, *, repeats: int = 7, seed: int = 0, variants: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, clock: str = "wall",
 ) -> list[LayerBenchRow]:
     """Measure every case at every shape, forward and forward+backward."""
     torch.manual_seed(seed)
@@ -172,7 +173,7 @@ def bench_layers(
                 timings = time_interleaved(
                     {"rnnlab": _runner(ours, x, backward),
                      "baseline": _runner(baseline, x, backward)},
-                    repeats=repeats,
+                    repeats=repeats, clock=clock,
                 )
                 flops = recurrent_flops(shape, gates, backward)
                 ours_s, base_s = timings["rnnlab"].median, timings["baseline"].median

@@ -22,9 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-variants", action="store_true",
                         help="skip the peephole/cifg/layernorm cells")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats per case")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall seconds, or this process's CPU seconds, which still "
+                             "compare the work on a busy machine (default: %(default)s)")
     add_threads_option(parser)
     parser.add_argument("--output", default=None, help="also write the table to this file")
     parser.set_defaults(handler=run)
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _cpu_name() -> str:
@@ -45,11 +54,14 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     shapes = SHAPES[:1] if args.quick else SHAPES
     repeats = 3 if args.quick else args.repeats
-    sgemm_before = sgemm_gflops()
+    sgemm_before = sgemm_gflops(clock=args.clock)
     rows = bench_layers(shapes, repeats=repeats, variants=not args.no_variants,
-                        progress=lambda what: print(f"  timing {what}", file=sys.stderr))
-    sgemm = max(sgemm_before, sgemm_gflops())  # the machine's rate, before and after the run
-    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+                        progress=lambda what: print(f"  timing {what}", file=sys.stderr),
+                        clock=args.clock)
+    # the machine's rate: the better of before and after the run
+    sgemm = max(sgemm_before, sgemm_gflops(clock=args.clock))
+    header = (f"{args.clock} clock, load average {_load()}; "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{_cpu_name()}, Python {platform.python_version()}; "
               f"sgemm (1024³, float32) {sgemm:.0f} GFLOP/s in this run; {kernels.status()}")
     table = f"{header}\n\n{rows_to_markdown(rows, sgemm)}\n"
