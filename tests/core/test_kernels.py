@@ -231,3 +231,29 @@ def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
     layer = rnnlab.GRU(3, 4, batch_first=True)
     assert layer._path(False, 5, torch.randn(2, 5, 3)) == "whole"
     assert "g++" in kernels.status()
+
+
+def test_a_build_killed_midway_does_not_block_the_next_one(monkeypatch, tmp_path):
+    """torch's build lock file, left by a SIGKILLed build, is removed before building again
+    (torch would wait on it for ever); a library already built is loaded without a build."""
+    from torch.utils import cpp_extension
+
+    monkeypatch.setattr(kernels, "cache_directory", lambda: tmp_path)
+    (tmp_path / "lock").write_text("")  # what a killed build leaves
+    seen = {}
+
+    def fake_load(**kwargs):
+        seen["lock left"] = (tmp_path / "lock").exists()
+        seen["directory"] = kwargs["build_directory"]
+
+    monkeypatch.setattr(cpp_extension, "load", fake_load)
+    kernels._build()
+    assert seen == {"lock left": False, "directory": str(tmp_path)}
+
+    loaded = []
+    monkeypatch.setattr(torch.ops, "load_library", loaded.append)
+    library = tmp_path / f"rnnlab_kernels_{kernels._tag()}.so"
+    library.write_bytes(b"")
+    seen.clear()
+    kernels._build()
+    assert loaded == [str(library)] and not seen  # no build, no ninja run

@@ -14,6 +14,7 @@ paths on purpose (no warning); ``RNNLAB_KERNEL_CACHE`` moves the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -62,18 +64,51 @@ def cache_directory() -> Path:
 
 
 def _build() -> None:
+    """Load the cached library, building it first if it is not there.
+
+    A built library is loaded directly (no ninja run, no lock). A build holds an exclusive
+    ``flock`` on the cache directory, which the kernel releases if the builder dies; torch's
+    own build lock file left by a killed build is then stale, and is removed before building
+    (otherwise every later process would wait on it for ever).
+    """
     from torch.utils import cpp_extension
 
     directory = cache_directory()
     directory.mkdir(parents=True, exist_ok=True)
-    cpp_extension.load(
-        name=f"rnnlab_kernels_{_tag()}",
-        sources=[str(SOURCE)],
-        extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd"],
-        build_directory=str(directory),
-        is_python_module=False,
-        verbose=False,
-    )
+    name = f"rnnlab_kernels_{_tag()}"
+    library = directory / f"{name}.so"
+    if library.is_file():
+        torch.ops.load_library(str(library))
+        return
+    with _exclusive(directory / "build.flock"):
+        if library.is_file():  # another process built it while this one waited
+            torch.ops.load_library(str(library))
+            return
+        (directory / "lock").unlink(missing_ok=True)
+        cpp_extension.load(
+            name=name,
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd"],
+            build_directory=str(directory),
+            is_python_module=False,
+            verbose=False,
+        )
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` for the block (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: torch's own build lock is all there is
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build_and_register(attempts: int = 3) -> None:
