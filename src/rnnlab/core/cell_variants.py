@@ -1,9 +1,10 @@
 """LSTM variants (seed 004 and Greff et al. 2017, "LSTM: A Search Space Odyssey").
 
-They run through the same layer machinery as the standard cells, on rnnlab's own fused kernels
-(:mod:`rnnlab.core.kernels`: C++ with hand-written BPTT; the time loop where no compiler is
-present), since PyTorch has no fused kernel for them. Each one keeps ``weight_ih``/``weight_hh``/``bias_*``
-with the standard meaning and adds only what its equations need.
+They run through the same layer machinery as the standard cells, on rnnlab's own fused
+kernels (:mod:`rnnlab.core.kernels`: C++ with hand-written BPTT; the time loop where no
+compiler is present), since PyTorch has no fused kernel for them. Each one keeps
+``weight_ih``/``weight_hh``/``bias_*`` with the standard meaning and adds only what its
+equations need.
 """
 
 from __future__ import annotations
