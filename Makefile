@@ -30,8 +30,9 @@ install: $(STAMP)
 compare: $(STAMP)
 	$(VENV)/bin/rnnlab compare --profile quick --out studies/quick
 
+# What a 2-layer bidirectional LSTM returns on a padded batch (the README's example), in seconds.
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(PY) examples/outputs_explained.py
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
 test: $(STAMP) $(BROWSER_STAMP)

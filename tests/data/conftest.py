@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def shared_data_dir() -> Path:
-    return Path(os.environ.get("RNNLAB_DATA_DIR", REPO.parent / "shared" / "data"))
+    return Path(os.environ.get("RNNLAB_DATA_DIR") or REPO.parent / "shared" / "data")
 
 
 def _shared_file(relative: str) -> Path:
@@ -46,9 +46,10 @@ def brown_archive_path() -> Path:
 
 @pytest.fixture
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """An empty cache dir and no RNNLAB_DATA_DIR, so lookups cannot find real data."""
+    """An empty cache dir and no data folder (RNNLAB_DATA_DIR="" also turns off a checkout's
+    ../shared/data), so lookups cannot find real data."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("RNNLAB_CACHE", str(cache))
-    monkeypatch.delenv("RNNLAB_DATA_DIR", raising=False)
+    monkeypatch.setenv("RNNLAB_DATA_DIR", "")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return cache

@@ -36,16 +36,23 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    from rnnlab.cli.common import CommandParser
+
+    # Sub-parsers inherit the class, so every command's --help shows its defaults.
+    parser = CommandParser(
         prog="rnnlab",
         description="A lab for recurrent sequence models: train, compare, audit, benchmark.",
+        epilog="environment: RNNLAB_DATA_DIR, a folder holding imdb/aclImdb*.tar.gz and "
+               "brown/brown.tar.gz (default: a source checkout's ../shared/data); "
+               "RNNLAB_CACHE, where downloads go (default ~/.cache/rnnlab); RNNLAB_DEBUG=1 "
+               "shows tracebacks instead of one-line errors.",
     )
     from rnnlab import __version__
 
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -56,8 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that need no other command module: only theirs is imported, so `rnnlab predict
+# --model DIR` starts without torch (the other command modules import it).
+_STANDALONE = {"predict": ("rnnlab.cli.predict",)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_STANDALONE.get(argv[0], COMMAND_MODULES) if argv else COMMAND_MODULES)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

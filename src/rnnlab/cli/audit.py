@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnlab.cli.common import add_threads_option, apply_threads
+from rnnlab.cli.common import add_threads_option, apply_threads, int_at_least
+from rnnlab.models.next_word_lstm import AUDIT_DEMO_MODELS as DEMO_MODELS
 
-DEMO_MODELS = ("seed000", "bilstm-lm", "causal-lm")
+_POSITIVE = int_at_least(1)
+
+_DEMO_VOCAB = 50
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,46 +30,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run", nargs="?", metavar="RUN_DIR",
                         help="a language-model run directory (rnnlab lm train --out)")
     parser.add_argument("--model", choices=DEMO_MODELS,
-                        help="audit an untrained demonstration model instead of a run")
+                        help="audit an untrained demonstration model instead of a run "
+                             "(default: not set, give RUN_DIR)")
     parser.add_argument("--leaky", action="store_true",
-                        help="with --model seed000: reproduce the seed's go_backwards bug")
+                        help="with --model seed000: reproduce the seed's go_backwards bug "
+                             "(default: off)")
     parser.add_argument("--contract", default=None,
                         help="forward | backward | none (default: what the model declares)")
-    parser.add_argument("--batch", type=int, default=4, help="sequences to audit on")
-    parser.add_argument("--time", type=int, default=24, help="tokens per sequence")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the tokens and the model")
-    parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
-    parser.add_argument("--heatmap", metavar="PNG", help="save the dependency heatmap(s)")
+    parser.add_argument("--batch", type=_POSITIVE, default=4,
+                        help="sequences to audit on (default 4)")
+    parser.add_argument("--time", type=_POSITIVE, default=24,
+                        help="tokens per sequence (default 24)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the tokens and the model (default 0)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="write the full report as JSON (default: not written)")
+    parser.add_argument("--heatmap", metavar="PNG",
+                        help="save the dependency heatmap(s) (default: not saved)")
     add_threads_option(parser)
     parser.set_defaults(handler=run_audit)
-
-
-def _demo_model(name: str, leaky: bool, seed: int):
-    """An untrained model and its contract: dependencies exist at initialisation already."""
-    import torch
-    from torch import nn
-
-    import rnnlab
-    from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
-
-    torch.manual_seed(seed)
-    vocab = 50
-    if name == "seed000":
-        config = BidirectionalLMConfig(vocab_size=vocab, embedding_size=16, hidden_size=16,
-                                       leaky=leaky)
-        return BidirectionalLM(config), {"forward": "forward", "backward": "backward"}, vocab
-
-    class NextWordLM(nn.Module):
-        def __init__(self, bidirectional: bool):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab, 16)
-            self.rnn = rnnlab.LSTM(16, 16, batch_first=True, bidirectional=bidirectional)
-            self.decoder = nn.Linear(32 if bidirectional else 16, vocab)
-
-        def forward(self, ids):
-            return self.decoder(self.rnn(self.embedding(ids)).output)
-
-    return NextWordLM(bidirectional=name == "bilstm-lm"), "forward", vocab
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -82,7 +64,11 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.leaky and args.model != "seed000":
         raise ValueError("--leaky only applies to --model seed000")
     if args.model is not None:
-        model, contract, vocab = _demo_model(args.model, args.leaky, args.seed)
+        from rnnlab.models.next_word_lstm import audit_demo_model
+
+        model, contract = audit_demo_model(args.model, leaky=args.leaky, seed=args.seed,
+                                           vocab_size=_DEMO_VOCAB)
+        vocab = _DEMO_VOCAB
         what = f"untrained {args.model}{' (leaky)' if args.leaky else ''}"
     else:
         from rnnlab.train import load_run

@@ -2,15 +2,21 @@
 
     add_threads_option(parser)      # --threads N, N >= 1, checked while parsing
     apply_threads(args)             # torch.set_num_threads(args.threads) if given
+    add_worker_threads_option(parser)   # --threads N per worker process (compare, toys)
     check_out_dir(args.out)         # --out must be a directory or not exist yet
+    int_at_least(2, "PAD and OOV take ids 0 and 1")   # argparse ``type`` of a bounded int
+    CommandParser                   # the parser class of every command: defaults in --help
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["add_threads_option", "apply_threads", "check_out_dir", "thread_count"]
+__all__ = ["CommandParser", "DefaultsHelpFormatter", "add_threads_option",
+           "add_worker_threads_option", "apply_threads", "check_out_dir", "int_at_least",
+           "thread_count"]
 
 THREADS_HELP = ("torch CPU threads for this process (default: torch's choice, one per core). "
                 "rnnlab sets OMP_WAIT_POLICY=PASSIVE unless you set it, so idle threads sleep "
@@ -18,21 +24,75 @@ THREADS_HELP = ("torch CPU threads for this process (default: torch's choice, on
                 "use 1 per process when several jobs share the machine")
 
 
-def thread_count(text: str) -> int:
-    """argparse ``type`` of ``--threads``: an integer >= 1 (torch refuses anything else)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help text already states it.
+
+    argparse's ``ArgumentDefaultsHelpFormatter`` would print "(default: None)" for options
+    whose absence means "use the preset's" or "not given", and repeat defaults the text
+    already gives; this one says "off"/"on" for flags and "not set" for None.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if (not action.option_strings or "default" in help_text.lower()
+                or action.default is argparse.SUPPRESS):
+            return help_text
+        if isinstance(action, argparse.BooleanOptionalAction):
+            default = {True: "on", False: "off", None: "not set"}.get(action.default,
+                                                                      "%(default)s")
+        elif isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+            default = "on" if action.default else "off"
+        elif action.default is None:
+            default = "not set"
+        else:
+            default = "%(default)s"
+        return f"{help_text} (default: {default})" if help_text else f"(default: {default})"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``rnnlab`` and of every sub-command (argparse gives sub-parsers the
+    class of their parent), so every ``--help`` shows the defaults the same way."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def int_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``minimum``. A bad value is a usage error naming
+    the option (``argument --vocab-size: must be an integer >= 2 ..., got '1'``), exit 2."""
+    reason = f" ({why})" if why else ""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {minimum}{reason}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # what argparse calls the type in messages
+    return parse
+
+
+thread_count = int_at_least(1)  # torch refuses fewer than one thread
+thread_count.__doc__ = "argparse ``type`` of ``--threads``: an integer >= 1."
 
 
 def add_threads_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add ``--threads`` (validated while parsing: a bad value is a usage error, exit 2)."""
     parser.add_argument("--threads", type=thread_count, default=None, metavar="N",
                         help=THREADS_HELP)
+
+
+def add_worker_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` of commands that train in worker processes (``compare``, ``toys``):
+    the same check, but the count is per worker and passed to the workers, not applied to
+    this process (so no :func:`apply_threads`)."""
+    parser.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                        help="torch threads per worker (default: cores / jobs)")
 
 
 def apply_threads(args: argparse.Namespace) -> None:
@@ -56,3 +116,20 @@ def check_out_dir(value: str | Path, option: str = "--out") -> Path:
                                  "directory (it is created if missing)")
             break
     return path
+
+
+def missing_extra_is_bad_input(handler):
+    """``handler`` with an ImportError that names an rnnlab extra (``pip install
+    'rnnlab[onnx]'``) turned into a ValueError: one clear line and exit 2, no traceback."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ImportError as error:
+            if "pip install 'rnnlab[" not in str(error):
+                raise
+            raise ValueError(str(error)) from None
+
+    return run

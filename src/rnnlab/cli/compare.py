@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rnnlab.cli.common import thread_count
+from rnnlab.cli.common import add_worker_threads_option
+from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,11 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--jobs", type=int, default=None,
                          help="parallel worker processes, torch threads split between them "
                               "(default: one per CPU core)")
-    compare.add_argument("--threads", type=thread_count, default=None, metavar="N",
-                         help="torch threads per worker (default: cores / jobs)")
+    add_worker_threads_option(compare)
+    compare.add_argument("--executor", choices=("local", "ray"), default="local",
+                         help="local: --jobs processes on this machine (default); ray: every "
+                              "run a Ray task (1 CPU, 1 thread) on a cluster (rnnlab[ray])")
+    compare.add_argument("--address", metavar="auto|HOST:PORT",
+                         help="with --executor ray: the cluster's head (auto: the one this "
+                              "machine runs; default: start Ray on this machine)")
     compare.add_argument("--runs", type=int, help="override the number of runs")
     compare.add_argument("--epochs", type=int, help="override the epochs per run")
-    compare.add_argument("--data", help="override the dataset (a name or a path)")
+    compare.add_argument("--data", help="override the dataset: a name or a path (default: the "
+                         f"study's; the profiles use imdb-short). {DATA_LOCATIONS_HELP}")
+    add_download_option(compare)
     compare.add_argument("--arrangements", help="comma-separated arrangement names")
     compare.add_argument("--retry-failed", action="store_true",
                          help="train failed (or abandoned) runs again, resuming from their "
@@ -42,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="move a damaged results.sqlite aside (to "
                               "results.sqlite.damaged-<timestamp>) and rebuild it from the "
                               "run checkpoints in runs/ (default: off)")
-    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    compare.add_argument("--no-progress", action="store_true",
+                         help="no progress bar; the one-line result of every finished run is "
+                              "printed either way (default: a bar on a terminal)")
     compare.set_defaults(handler=run_compare)
 
     report = subparsers.add_parser(
@@ -89,16 +99,18 @@ def _compare(args: argparse.Namespace) -> int:
     from rnnlab.experiments.runner import STORE_FILE, StudyInterruptedError, run_study
 
     study = _study_from_args(args)  # checked whole: nothing is written for a bad study
+    # a missing IMDB is refused (or downloaded) here, not once per worker after the store exists
+    prepare_named_data(study.dataset, download=args.download, progress=not args.no_progress)
     study_dir = Path(args.out or Path("studies") / study.name)
-    total = len(study.arrangements) + len(study.masked_arrangements)
-    print(f"study {study.name!r}: {total} arrangement conditions × {study.runs} runs × "
-          f"{study.epochs} epochs on {study.dataset} → {study_dir}", flush=True)
+    print(f"study {study.name!r}: {_size(study)} × {study.epochs} epochs on {study.dataset} "
+          f"→ {study_dir}", flush=True)
     jobs = args.jobs if args.jobs is not None else max(1, os.cpu_count() or 1)
+    executor = _executor(args)  # a Ray address that does not answer is refused here
     try:
         with _damage_reported(study_dir / STORE_FILE):
             outcome = run_study(study, study_dir, jobs=jobs, threads=args.threads,
                                 progress=not args.no_progress, retry_failed=args.retry_failed,
-                                rebuild_store=args.rebuild_store)
+                                rebuild_store=args.rebuild_store, executor=executor)
     except StudyInterruptedError as interrupted:
         print(f"rnnlab compare: {interrupted}", file=sys.stderr)
         return 130
@@ -108,6 +120,29 @@ def _compare(args: argparse.Namespace) -> int:
     if outcome.report_markdown is not None:
         print(f"report: {outcome.report_html}\n        {outcome.report_markdown}")
     return 0 if not outcome.status_counts.get("failed") else 1
+
+
+def _size(study) -> str:
+    """"4 arrangement conditions × 3 runs = 12 runs": what the study trains, counted as
+    expand_runs counts it (each arrangement once per masked value, plus masked twins)."""
+    from rnnlab.experiments.study import StudyConfig, study_conditions
+
+    if not isinstance(study, StudyConfig):  # a toy study: cells × lengths, counted by its kind
+        return f"{len(study.arrangements)} cell(s) × {study.runs} run(s)"
+    conditions = len(study_conditions(study))
+    plural = "s" if conditions != 1 else ""
+    return (f"{conditions} arrangement condition{plural} × {study.runs} run(s) = "
+            f"{conditions * study.runs} runs")
+
+
+def _executor(args: argparse.Namespace):
+    if args.executor == "local":
+        if args.address is not None:
+            raise ValueError(f"--address {args.address!r} needs --executor ray")
+        return None
+    from rnnlab.experiments.ray_executor import RayExecutor
+
+    return RayExecutor(args.address)
 
 
 @contextmanager

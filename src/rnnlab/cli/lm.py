@@ -13,8 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir
+from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, int_at_least
+from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 from rnnlab.core.registry import LSTM_CELLS
+
+_POSITIVE = int_at_least(1)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,41 +36,57 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train an LSTM LM (checkpoint every epoch)")
     train.add_argument("--corpus", required=True,
                        help="'brown' (Bengio et al. 2003's split) or a folder with PTB-format "
-                            "train/valid/test files (ptb.train.txt ... or train.txt ...)")
+                            "train/valid/test files (ptb.train.txt ... or train.txt ...); "
+                            "required, no default")
     train.add_argument("--preset", default="small", choices=("small", "medium", "large"),
                        help="Zaremba et al. (2014) configuration (default: small)")
     train.add_argument("--out", default=None,
                        help="run directory (default: runs/lm-CORPUS-PRESET)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last checkpoint")
-    train.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    train.add_argument("--max-words", type=int, default=None,
-                       help="train on the first N tokens only (valid/test stay whole)")
-    train.add_argument("--batch-size", type=int, default=None, help="override the preset")
-    train.add_argument("--bptt", type=int, default=None, help="override the preset's steps")
-    train.add_argument("--eval-batch-size", type=int, default=10,
+    train.add_argument("--epochs", type=_POSITIVE, default=None,
+                       help="epochs (default: the preset's: small 13, medium 39, large 55)")
+    train.add_argument("--max-words", type=int_at_least(2), default=None,
+                       help="train on the first N tokens only; valid/test stay whole "
+                            "(default: all)")
+    train.add_argument("--batch-size", type=_POSITIVE, default=None,
+                       help="parallel training streams (default: the preset's, 20)")
+    train.add_argument("--bptt", type=_POSITIVE, default=None,
+                       help="steps per truncated-BPTT window (default: the preset's: small "
+                            "20, medium/large 35)")
+    train.add_argument("--eval-batch-size", type=_POSITIVE, default=10,
                        help="streams when evaluating (default 10)")
+    train.add_argument("--max-eval-tokens", type=_POSITIVE, default=None, metavar="N",
+                       help="score only the first N valid tokens after each epoch, to cap "
+                            "validation cost on a huge corpus; the final valid and test "
+                            "scores use the whole splits (default: all valid tokens)")
     train.add_argument("--cell", default="lstm",
                        choices=tuple(LSTM_CELLS), help="LSTM cell (default lstm)")
     train.add_argument("--tie-weights", action="store_true",
-                       help="share embedding and decoder weights")
-    train.add_argument("--seed", type=int, default=0, help="initial weights and dropout")
+                       help="share embedding and decoder weights (default: off)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="initial weights and dropout (default 0)")
     train.add_argument("--brown-path", default=None,
-                       help="Brown corpus folder or brown.tar.gz (default: $RNNLAB_DATA_DIR, "
-                            "the cache or ~/nltk_data)")
+                       help="Brown corpus folder or brown.tar.gz (default: "
+                            "$RNNLAB_DATA_DIR/brown/brown.tar.gz, a checkout's "
+                            "../shared/data, the cache or ~/nltk_data)")
     train.add_argument("--lr", type=float, default=None,
-                       help="override the preset's initial SGD learning rate")
+                       help="initial SGD learning rate (default: the preset's, 1.0)")
     add_threads_option(train)
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-progress", action="store_true",
+                       help="no progress bar (a bar is drawn only on a terminal; one line per "
+                            "epoch is printed either way)")
     train.set_defaults(handler=run_train)
 
 
 def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="valid and test perplexity of a trained run")
     evaluate.add_argument("run_dir", help="a run directory written by `rnnlab lm train`")
-    evaluate.add_argument("--eval-batch-size", type=int, default=None,
+    evaluate.add_argument("--eval-batch-size", type=_POSITIVE, default=None,
                           help="streams (default: the run's; 1 scores every token)")
     add_threads_option(evaluate)
+    evaluate.add_argument("--no-progress", action="store_true",
+                          help="no progress bar (drawn only on a terminal)")
     evaluate.set_defaults(handler=run_eval)
 
 
@@ -78,25 +97,38 @@ def _register_nextword(commands: argparse._SubParsersAction) -> None:
                     "next-word accuracy per direction; --variant both shows the go_backwards "
                     "leak next to the fixed model.",
     )
-    nextword.add_argument("--data", default="imdb-short", help="imdb-short (bundled) or imdb")
+    nextword.add_argument("--data", default="imdb-short",
+                          help=f"imdb-short (bundled) or imdb (default: imdb-short). "
+                               f"{DATA_LOCATIONS_HELP}")
+    add_download_option(nextword)
     nextword.add_argument("--variant", default="both",
                           choices=("fixed", "leaky", "leaky-lstm1", "both", "all"),
                           help="leaky: the seed's bug; both: fixed and leaky; "
                                "all: also leaky-lstm1 (only LSTM1's output unflipped)")
     # defaults: NextWordConfig's (the run in benchmarks/RESULTS.md)
-    nextword.add_argument("--epochs", type=int, default=8)
-    nextword.add_argument("--vocab-size", type=int, default=5_000)
-    nextword.add_argument("--max-tokens", type=int, default=50, help="tokens kept per review")
-    nextword.add_argument("--max-reviews", type=int, default=None,
-                          help="train on the first N reviews only")
-    nextword.add_argument("--embedding-size", type=int, default=64)
-    nextword.add_argument("--hidden-size", type=int, default=128)
-    nextword.add_argument("--batch-size", type=int, default=16)
-    nextword.add_argument("--learning-rate", type=float, default=3e-3, help="Adam")
-    nextword.add_argument("--seed", type=int, default=0)
+    nextword.add_argument("--epochs", type=_POSITIVE, default=8, help="training epochs")
+    nextword.add_argument("--vocab-size", type=int_at_least(5, "<pad> <unk> <s> </s> take "
+                                                            "ids 0-3"), default=5_000,
+                          help="vocabulary size, the four special tokens included")
+    nextword.add_argument("--max-tokens", type=_POSITIVE, default=50,
+                          help="tokens kept per review")
+    nextword.add_argument("--max-reviews", type=_POSITIVE, default=None,
+                          help="train on the first N reviews only (default: all)")
+    nextword.add_argument("--embedding-size", type=_POSITIVE, default=64,
+                          help="word vector size")
+    nextword.add_argument("--hidden-size", type=_POSITIVE, default=128,
+                          help="LSTM units per direction")
+    nextword.add_argument("--batch-size", type=_POSITIVE, default=16, help="reviews per batch")
+    nextword.add_argument("--learning-rate", type=float, default=3e-3,
+                          help="Adam learning rate")
+    nextword.add_argument("--seed", type=int, default=0,
+                          help="initial weights and batch order")
     add_threads_option(nextword)
-    nextword.add_argument("--output", default=None, help="also write the results as JSON")
-    nextword.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nextword.add_argument("--output", default=None, metavar="FILE",
+                          help="also write the results as JSON (default: not written)")
+    nextword.add_argument("--no-progress", action="store_true",
+                          help="no progress bar (a bar is drawn only on a terminal; one line "
+                               "per epoch is printed either way)")
     nextword.set_defaults(handler=run_nextword)
 
 
@@ -108,11 +140,19 @@ def _corpus_spec(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from rnnlab.train.distributed import process_group
+
+    apply_threads(args)  # torchrun sets 1 OpenMP thread per process; --threads overrides it
+    with process_group():  # under torchrun: one rank of a DDP group, rank 0 writes --out
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rnnlab.data.lm_sources import load_corpus
     from rnnlab.models.lm_presets import get_preset
     from rnnlab.train.lm_loop import LMTrainConfig
-    from rnnlab.train.lm_run import load_corpus, train_language_model
+    from rnnlab.train.lm_run import train_language_model
 
-    apply_threads(args)
     preset = get_preset(args.preset)
     name = "brown" if args.corpus == "brown" else Path(args.corpus).name
     run_dir = check_out_dir(args.out or f"runs/lm-{name}-{preset.name}")
@@ -125,7 +165,9 @@ def run_train(args: argparse.Namespace) -> int:
                                        tie_weights=args.tie_weights)
     learning_rate = {} if args.lr is None else {"learning_rate": args.lr}
     train_config = LMTrainConfig.from_preset(preset, eval_batch_size=args.eval_batch_size,
-                                             seed=args.seed, **learning_rate)
+                                             seed=args.seed,
+                                             max_eval_tokens=args.max_eval_tokens,
+                                             **learning_rate)
     result = train_language_model(corpus, model_config, train_config, run_dir,
                                   corpus_spec=spec, resume=args.resume,
                                   progress=not args.no_progress)
@@ -135,8 +177,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from rnnlab.data.lm_sources import load_corpus
     from rnnlab.train import load_run
-    from rnnlab.train.lm_run import check_scorable, load_corpus, score_splits
+    from rnnlab.train.lm_run import check_scorable, score_splits
 
     apply_threads(args)
     run = load_run(args.run_dir, "language_model")
@@ -146,7 +189,8 @@ def run_eval(args: argparse.Namespace) -> int:
                          "vocabulary; it changed since training")
     batch = args.eval_batch_size or run.train_config.eval_batch_size
     check_scorable(corpus, batch, run.train_config.bptt)
-    valid, test = score_splits(run.model, corpus, batch, run.train_config.bptt)
+    valid, test = score_splits(run.model, corpus, batch, run.train_config.bptt,
+                               progress=not args.no_progress)
     epochs = len(run.history)
     print(f"{args.run_dir}: {epochs} epoch(s); eval batch {batch}")
     print(f"valid perplexity {valid.perplexity:.2f}  ({valid.tokens:,} tokens)")
@@ -160,6 +204,7 @@ def run_nextword(args: argparse.Namespace) -> int:
     from rnnlab.train.run_files import dumps_json
 
     apply_threads(args)
+    prepare_named_data(args.data, download=args.download, progress=not args.no_progress)
     config = NextWordConfig(
         data=args.data, epochs=args.epochs, vocab_size=args.vocab_size,
         max_tokens=args.max_tokens, max_reviews=args.max_reviews,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir
-from rnnlab.core.registry import ALL_CELLS
+from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, int_at_least
+from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 from rnnlab.data import EncodingConfig, VocabConfig, dataset_names, load_dataset
 from rnnlab.models import SEED_ARRANGEMENTS
-from rnnlab.models.config import CELL_ALIASES, POOLINGS
+from rnnlab.models.config import CLASSIFIER_CELLS, POOLINGS
 from rnnlab.train import (
     EpochMetrics,
     TrainConfig,
@@ -25,26 +25,33 @@ from rnnlab.train import (
     predict_texts,
     train_classifier,
 )
+from rnnlab.train.distributed import process_group
 from rnnlab.train.run_files import dumps_json
 
-_CELLS = (*ALL_CELLS, *CELL_ALIASES)  # what ClassifierConfig accepts, aliases included
+_POSITIVE = int_at_least(1)
 _USER_DATA_OPTIONS = ("valid", "test", "text_field", "label_field")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_train(subparsers)
     _register_evaluate(subparsers)
-    _register_predict(subparsers)
+    # `rnnlab predict` is registered by rnnlab.cli.predict (run directories and exports);
+    # it calls run_predict below for a run directory.
 
 
 # -- data options shared by train and evaluate --------------------------------------------------
-def _add_data_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def _add_data_options(parser: argparse.ArgumentParser, *, required: bool,
+                      default_data: str) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--data", required=required,
                        help=f"a dataset name {list(dataset_names())} or a path: an aclImdb "
-                            "folder or .tar.gz, a folder of class sub-folders, a .csv/.jsonl")
-    group.add_argument("--valid", help="a separate validation file/folder (own data only)")
-    group.add_argument("--test", help="a separate test file/folder (own data only)")
+                            "folder or .tar.gz, a folder of class sub-folders, a .csv/.jsonl"
+                            f" (default: {default_data}). {DATA_LOCATIONS_HELP}")
+    add_download_option(group)
+    group.add_argument("--valid", help="a separate validation file/folder (own data only; "
+                                       "default: held out from train)")
+    group.add_argument("--test", help="a separate test file/folder (own data only; default: "
+                                      "held out from train, or the dataset's test split)")
     group.add_argument("--text-field", help="text column of a .csv/.jsonl (default: text)")
     group.add_argument("--label-field", help="label column of a .csv/.jsonl (default: label)")
     group.add_argument("--valid-fraction", type=float, default=0.1,
@@ -60,6 +67,7 @@ def _load(args: argparse.Namespace, data: str):
     if given and data in dataset_names():
         options = ", ".join("--" + name.replace("_", "-") for name in given)
         raise ValueError(f"{options} apply to your own files, not to the dataset {data!r}")
+    prepare_named_data(data, download=args.download, progress=not args.no_progress)
     return load_dataset(data, **kwargs, **given)
 
 
@@ -68,12 +76,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a recurrent text classifier (seed 002's arrangements)",
         description="Train a classifier, checkpointing every epoch into --out.")
-    _add_data_options(parser, required=False)
+    _add_data_options(parser, required=False, default_data="imdb-short")
     parser.set_defaults(data="imdb-short")
     encoding = parser.add_argument_group("encoding")
-    encoding.add_argument("--vocab-size", type=int, default=5000,
+    encoding.add_argument("--vocab-size", type=int_at_least(2, "PAD and OOV take ids 0 and 1"),
+                          default=5000,
                           help="vocabulary size, PAD and OOV included (default 5000)")
-    encoding.add_argument("--maxlen", type=int, default=100,
+    encoding.add_argument("--maxlen", type=_POSITIVE, default=100,
                           help="tokens kept per text (default 100)")
     encoding.add_argument("--padding", choices=("pre", "post"), default="pre",
                           help="pad and truncate on this side (default pre, as Keras)")
@@ -84,34 +93,46 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--masked", action=argparse.BooleanOptionalAction, default=False,
                        help="pass lengths so padding never enters a state (default: no, as "
                             "seed 002's Keras model)")
-    model.add_argument("--cell", choices=_CELLS, help="recurrent cell (default: the arch's)")
-    model.add_argument("--layers", type=int, help="stacked recurrent layers")
+    model.add_argument("--cell", choices=CLASSIFIER_CELLS,
+                       help="recurrent cell (default: the arch's)")
+    model.add_argument("--layers", type=_POSITIVE,
+                       help="stacked recurrent layers (default: the arch's)")
     model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
                        help="forward and backward directions (default: the arch's)")
-    model.add_argument("--pooling", choices=POOLINGS, help="last state, mean or max of states")
-    model.add_argument("--embedding", type=int, help="embedding size (default 64)")
-    model.add_argument("--hidden", type=int, help="recurrent size per direction (default 128)")
-    model.add_argument("--dense", type=int, help="dense layer size, 0 = none (default 64)")
-    model.add_argument("--dropout", type=float, help="dropout between recurrent layers")
+    model.add_argument("--pooling", choices=POOLINGS,
+                       help="last state, mean or max of states (default: the arch's)")
+    model.add_argument("--embedding", type=_POSITIVE, help="embedding size (default 64)")
+    model.add_argument("--hidden", type=_POSITIVE,
+                       help="recurrent size per direction (default 128)")
+    model.add_argument("--dense", type=int_at_least(0),
+                       help="dense layer size, 0 = none (default 64)")
+    model.add_argument("--dropout", type=float,
+                       help="dropout between recurrent layers (default 0, as seed 002)")
     model.add_argument("--embedding-dropout", type=float,
                        help="dropout on the word vectors in training (default 0, as seed 002)")
     model.add_argument("--pooled-dropout", type=float,
                        help="dropout on the pooled recurrent summary (default 0, as seed 002)")
     model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=5, help="(default 5)")
+    training.add_argument("--epochs", type=_POSITIVE, default=5, help="(default 5)")
     training.add_argument("--seed", type=int, default=0, help="initial weights (default 0)")
     training.add_argument("--data-seed", type=int, help="batch order (default: --seed)")
-    training.add_argument("--batch-size", type=int, default=32, help="(default 32)")
-    training.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
-    training.add_argument("--clip", type=float, help="clip the gradient norm to this value")
-    training.add_argument("--patience", type=int,
+    training.add_argument("--batch-size", type=_POSITIVE, default=32, help="(default 32)")
+    training.add_argument("--lr", type=float, default=1e-3,
+                          help="Adam learning rate (default 1e-3)")
+    training.add_argument("--clip", type=float,
+                          help="clip the gradient norm to this value (default: no clipping)")
+    training.add_argument("--patience", type=_POSITIVE,
                           help="stop after this many epochs without a better valid loss and "
                                "restore the best epoch (default: no early stopping)")
-    training.add_argument("--out", required=True, help="run directory (created)")
+    training.add_argument("--out", required=True,
+                          help="run directory (created); required, no default")
     training.add_argument("--resume", action="store_true",
-                          help="continue the run in --out where its checkpoint left off")
-    training.add_argument("--no-progress", action="store_true", help="no progress bar")
+                          help="continue the run in --out where its checkpoint left off "
+                               "(default: off; an existing run is refused)")
+    training.add_argument("--no-progress", action="store_true",
+                          help="no progress bar (a bar is drawn only on a terminal; one line "
+                               "per epoch is printed either way)")
     add_threads_option(training)
     parser.set_defaults(handler=run_train)
 
@@ -125,8 +146,13 @@ _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bi
 
 
 def run_train(args: argparse.Namespace) -> int:
-    apply_threads(args)
+    apply_threads(args)  # torchrun sets 1 OpenMP thread per process; --threads overrides it
     check_out_dir(args.out)
+    with process_group():  # under torchrun: one rank of a DDP group, rank 0 writes --out
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     dataset = _load(args, args.data)
     encoding = EncodingConfig(maxlen=args.maxlen, padding=args.padding,
                               truncating=args.padding)
@@ -138,7 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                clip_grad_norm=args.clip, patience=args.patience)
     print(dataset.summary())
-    print(f"model: {config.arrangement} cell={config.resolved_cell} layers={config.num_layers} "
+    print(f"model: {config.label} cell={config.resolved_cell} layers={config.num_layers} "
           f"bidirectional={config.bidirectional} pooling={config.pooling} "
           f"masked={config.masked}, vocabulary {len(data.vocab)}, maxlen {args.maxlen}")
     result = train_classifier(
@@ -172,14 +198,22 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="loss and accuracy of a trained run on a dataset",
         description="Evaluate the model saved in RUN_DIR (by `rnnlab train`).")
-    parser.add_argument("run_dir", metavar="RUN_DIR")
-    _add_data_options(parser, required=False)
-    parser.add_argument("--split", choices=("train", "valid", "test"), default="test")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("run_dir", metavar="RUN_DIR",
+                        help="a run directory written by `rnnlab train --out`")
+    _add_data_options(parser, required=False, default_data="the dataset the run was trained on")
+    parser.add_argument("--split", choices=("train", "valid", "test"), default="test",
+                        help="which split of the data to score (default: test)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON (default: off, one line of text)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar for the download or the evaluation (a bar is "
+                             "drawn only on a terminal)")
+    add_threads_option(parser)
     parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    apply_threads(args)
     run = load_run(args.run_dir, "classifier")
     data = args.data
     if data is None:
@@ -187,7 +221,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if saved not in dataset_names():
             raise ValueError("--data is required: the run was not trained on a named dataset")
         data = saved
-    result = evaluate_run(run, _load(args, data), split=args.split)
+    result = evaluate_run(run, _load(args, data), split=args.split,
+                          progress=not args.no_progress)
     if args.json:
         print(dumps_json(result))
     else:
@@ -196,16 +231,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- predict ---------------------------------------------------------------------------------------
-def _register_predict(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "predict", help="classify texts with a trained run",
-        description="Print the predicted label and its probability for each TEXT.")
-    parser.add_argument("run_dir", metavar="RUN_DIR")
-    parser.add_argument("texts", metavar="TEXT", nargs="+")
-    parser.set_defaults(handler=run_predict)
-
-
+# -- predict (registered by rnnlab.cli.predict) ---------------------------------------------------
 def run_predict(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir, "classifier")
     for text, prediction in zip(args.texts, predict_texts(run, args.texts), strict=True):

@@ -112,6 +112,14 @@ class BucketBatchSampler:
         return count
 
 
+def trim_to_longest(ids: np.ndarray, lengths: np.ndarray, padding: str = "pre") -> np.ndarray:
+    """``ids (batch, time)`` cut to ``(batch, longest)``, at least one column: the right end
+    is kept for ``padding="pre"``, the left end for "post" (NumPy only: the torch-free
+    predictor batches with it too)."""
+    width = max(int(lengths.max()), 1) if len(lengths) else 1
+    return ids[:, -width:] if padding == "pre" else ids[:, :width]
+
+
 def batch_tensors(
     ids: np.ndarray,
     lengths: np.ndarray,
@@ -132,8 +140,7 @@ def batch_tensors(
     batch_ids = ids[index]
     batch_lengths = lengths[index]
     if trim and len(index):
-        width = max(int(batch_lengths.max()), 1)
-        batch_ids = batch_ids[:, -width:] if padding == "pre" else batch_ids[:, :width]
+        batch_ids = trim_to_longest(batch_ids, batch_lengths, padding)
     batch_labels = None if labels is None else torch.as_tensor(labels[index])
     return (
         torch.as_tensor(np.ascontiguousarray(batch_ids)),

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data import locations
 from rnnlab.data.download import cache_dir
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import decode_bytes
@@ -138,14 +139,16 @@ def _read_files(path: Path) -> dict[str, bytes]:
 
 
 def find_brown(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path``; else ``$RNNLAB_DATA_DIR/brown/brown.tar.gz``; else the cache or nltk_data."""
+    """``path``; else ``<data dir>/brown/brown.tar.gz`` (``$RNNLAB_DATA_DIR`` or a checkout's
+    ``../shared/data``, see :mod:`rnnlab.data.locations`); else the cache or nltk_data."""
     if path is not None:
         if not Path(path).exists():
             raise DataNotFoundError(f"path={str(path)!r} does not exist. {_how_to_get()}")
         return Path(path)
     candidates = [cache_dir() / "brown", Path.home() / "nltk_data" / "corpora" / "brown"]
-    if os.environ.get("RNNLAB_DATA_DIR"):
-        candidates.insert(0, Path(os.environ["RNNLAB_DATA_DIR"]) / "brown" / "brown.tar.gz")
+    data_dir = locations.data_dir()
+    if data_dir is not None:
+        candidates.insert(0, data_dir / "brown" / "brown.tar.gz")
     for candidate in candidates:
         if candidate.exists():
             return candidate

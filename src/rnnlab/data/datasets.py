@@ -21,7 +21,7 @@ from typing import Any
 
 from rnnlab.data.brown import load_brown_genres
 from rnnlab.data.errors import DataError, DataNotFoundError
-from rnnlab.data.imdb import load_imdb
+from rnnlab.data.imdb import find_imdb, load_imdb
 from rnnlab.data.imdb_short import load_imdb_short
 from rnnlab.data.splits import TextDataset
 from rnnlab.data.user_data import load_user_data
@@ -73,6 +73,27 @@ def load_dataset(name_or_path: str | os.PathLike[str], **kwargs: Any) -> TextDat
         )
     loader = load_imdb if _is_imdb(path) else load_user_data
     return _call(loader, key, kwargs, path)
+
+
+# Datasets that can be downloaded, and how (a download checks the file's sha256 and lands in
+# the cache, where the loader finds it).
+_DOWNLOADS: dict[str, Callable[[bool], Path]] = {
+    "imdb": lambda progress: find_imdb(download_missing=True, progress=progress),
+}
+
+
+def downloadable_names() -> tuple[str, ...]:
+    return tuple(sorted(_DOWNLOADS))
+
+
+def download_dataset(name: str, progress: bool = True) -> Path:
+    """Make the named dataset available locally (a no-op when a copy is found already) and
+    return where it is; DataError for a name that has nothing to download."""
+    if name not in _DOWNLOADS:
+        bundled = " (it is bundled with rnnlab)" if name == "imdb-short" else ""
+        raise DataError(f"dataset {name!r} cannot be downloaded{bundled}; downloadable: "
+                        f"{list(downloadable_names())}")
+    return _DOWNLOADS[name](progress)
 
 
 def _call(loader: Loader, source: str, kwargs: dict[str, Any], *args: Any) -> TextDataset:

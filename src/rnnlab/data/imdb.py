@@ -21,6 +21,7 @@ import re
 import tarfile
 from pathlib import Path
 
+from rnnlab.data import locations
 from rnnlab.data.download import cache_dir, download
 from rnnlab.data.errors import DataError, DataNotFoundError
 from rnnlab.data.files import decode_bytes
@@ -38,7 +39,8 @@ IMDB_CITATION = (
 def _how_to_get() -> str:
     return (
         "Get the Large Movie Review Dataset with load_imdb(download=True) (downloads "
-        f"{IMDB_URL} into {cache_dir()}), or pass the aclImdb/ folder or the .tar.gz you have."
+        f"{IMDB_URL} into {cache_dir()}), or pass the aclImdb/ folder or the .tar.gz you have, "
+        f"or set {locations.DATA_DIR_VARIABLE} to a folder holding imdb/aclImdb*.tar.gz."
     )
 
 
@@ -137,22 +139,24 @@ def find_imdb(
     download_missing: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Where the IMDB data is: ``path``; else ``$RNNLAB_DATA_DIR/imdb/*.tar.gz``; else the
-    cache (``aclImdb/`` or ``aclImdb_v1.tar.gz``); else a download if ``download_missing``."""
+    """Where the IMDB data is: ``path``; else ``<data dir>/imdb/*.tar.gz`` (``$RNNLAB_DATA_DIR``
+    or a checkout's ``../shared/data``, see :mod:`rnnlab.data.locations`); else the cache
+    (``aclImdb/`` or ``aclImdb_v1.tar.gz``); else a download if ``download_missing``."""
     if path is not None:
         if not Path(path).exists():
             raise DataNotFoundError(f"path={str(path)!r} does not exist. {_how_to_get()}")
         return Path(path)
-    data_dir = os.environ.get("RNNLAB_DATA_DIR")
-    if data_dir:
-        archives = sorted((Path(data_dir) / "imdb").glob("aclImdb*.tar.gz"))
+    data_dir = locations.data_dir()
+    if data_dir is not None:
+        archives = sorted((data_dir / "imdb").glob("aclImdb*.tar.gz"))
         if archives:
             return archives[0]
     for candidate in (cache_dir() / "aclImdb", cache_dir() / "aclImdb_v1.tar.gz"):
         if candidate.exists():
             return candidate
     if download_missing:
-        return download(IMDB_URL, IMDB_SHA256, progress=progress)
+        # a fixed name, so the cache lookup above finds it whatever the URL's file is called
+        return download(IMDB_URL, IMDB_SHA256, filename="aclImdb_v1.tar.gz", progress=progress)
     raise DataNotFoundError(f"IMDB was not found (path=None). {_how_to_get()}")
 
 

@@ -102,6 +102,17 @@ def _to_split(examples: list[Example], label_names: tuple[str, ...], where: str)
     )
 
 
+def _one_class_message(path: Path, labels: tuple[str, ...], examples: int,
+                       label_field: str) -> str:
+    where = (f"path={str(path)!r} has one class sub-folder, {labels[0]!r}" if path.is_dir()
+             else f"path={str(path)!r}: label field {label_field!r} holds one class, "
+                  f"{labels[0]!r}, in all {examples} example(s)")
+    fix = ("add a sub-folder per class" if path.is_dir() else
+           "check that the label field is the right column (label_field, --label-field) or "
+           "add examples of another class")
+    return f"{where}; a classifier needs at least two classes: {fix}"
+
+
 def load_user_data(
     path: str | os.PathLike[str],
     *,
@@ -128,6 +139,8 @@ def load_user_data(
         root = root / "train"
     train_examples = read_examples(root, text_field, label_field, "path")
     labels_seen = label_order([e[1] for e in train_examples])
+    if len(labels_seen) < 2:
+        raise DataError(_one_class_message(root, labels_seen, len(train_examples), label_field))
     if label_names is None:
         label_names = labels_seen
     else:

@@ -130,12 +130,19 @@ class Vocab:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Vocab:
+        """Inverse of :meth:`to_dict`; DataError (naming the key) for anything else."""
+        if not isinstance(data, dict):
+            raise DataError(f"a vocabulary must be a JSON object, got {type(data).__name__}")
         if data.get("format") != _FORMAT:
             raise DataError(f"vocabulary format must be {_FORMAT!r}, got {data.get('format')!r}")
-        tokens = data["tokens"]
+        tokens = data.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise DataError("vocabulary 'tokens' must be a list of strings")
-        return cls(tuple(tokens), data.get("pad_token"), data["unk_token"])  # type: ignore[arg-type]
+        pad_token, unk_token = data.get("pad_token"), data.get("unk_token", UNK_TOKEN)
+        for name, token in (("pad_token", pad_token), ("unk_token", unk_token)):
+            if token is not None and not isinstance(token, str):
+                raise DataError(f"vocabulary {name!r} must be a string, got {token!r}")
+        return cls(tuple(tokens), pad_token, unk_token)  # type: ignore[arg-type]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary as JSON (UTF-8), atomically."""
@@ -146,13 +153,23 @@ class Vocab:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:
+        """Read a vocabulary written by :meth:`save`; every error names the file."""
+        where = f"vocabulary path={str(path)!r}"
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as error:
-            raise DataError(f"vocabulary path={str(path)!r} does not exist") from error
+            raise DataError(f"{where} does not exist") from error
+        except IsADirectoryError as error:
+            raise DataError(f"{where} is a directory, not a vocab.json file") from error
+        except UnicodeDecodeError as error:
+            raise DataError(f"{where} is not UTF-8 text ({error.reason} at byte "
+                            f"{error.start}); it is not a vocab.json") from error
         except json.JSONDecodeError as error:
-            raise DataError(f"vocabulary path={str(path)!r} is not valid JSON: {error}") from error
-        return cls.from_dict(data)
+            raise DataError(f"{where} is not valid JSON: {error}") from error
+        try:
+            return cls.from_dict(data)
+        except DataError as error:
+            raise DataError(f"{where}: {error}") from None
 
 
 def ranked_words(

@@ -12,15 +12,17 @@ import time
 from pathlib import Path
 
 from rnnlab.experiments.store import ResultStore
+from rnnlab.experiments.store_records import RunRow
 
 
 class StudyProgress:
     """Progress over all epochs of all runs of a study, refreshed from the store.
 
-    On a terminal: a tqdm bar naming the runs in training, with the ETA. Elsewhere (a log, CI):
-    one line per finished run, with its accuracy and the ETA, instead of a redrawn bar.
-    Use as a context manager around the training; it polls the store from a thread every
-    ``interval`` seconds (with its own connection).
+    Every finished run gets one line (its label, accuracy and the study's ETA). On a
+    terminal, and unless ``enabled`` is False (``--no-progress``), a tqdm bar naming the runs
+    in training is drawn below those lines; ``enabled=False`` hides only the bar, never the
+    results. Use as a context manager around the training; it polls the store from a thread
+    every ``interval`` seconds (with its own connection).
     """
 
     def __init__(self, store: ResultStore, study_id: int, epochs_per_run: int, *,
@@ -34,10 +36,8 @@ class StudyProgress:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> StudyProgress:
-        if self.enabled:
-            self._thread = threading.Thread(target=self._poll, name="study-progress",
-                                            daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._poll, name="study-progress", daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -50,7 +50,7 @@ class StudyProgress:
         total = len(runs) * self.epochs_per_run
         done = sum(self.epochs_per_run if run.status in ("done", "failed")
                    else (run.last_epoch or 0) for run in runs)
-        running = [f"{run.arrangement}{'/masked' if run.masked else ''} #{run.run_index} "
+        running = [f"{run.label}{'/masked' if run.masked else ''} #{run.run_index} "
                    f"epoch {(run.last_epoch or 0) + 1}/{self.epochs_per_run}"
                    for run in runs if run.status == "running"]
         finished = sum(run.status == "done" for run in runs)
@@ -62,13 +62,7 @@ class StudyProgress:
 
     def _poll(self) -> None:
         store = ResultStore(self.store_path)  # this thread's own connection
-        if sys.stderr.isatty():
-            self._poll_bar(store)
-        else:
-            self._poll_lines(store)
-        store.close()
-
-    def _poll_lines(self, store: ResultStore) -> None:
+        bar = self._bar(store) if self.enabled and sys.stderr.isatty() else None
         started = time.monotonic()
         reported = {run.id for run in store.runs(self.study_id)
                     if run.status in ("done", "failed")}
@@ -76,34 +70,41 @@ class StudyProgress:
         while True:
             stopped = self._stop.wait(self.interval)
             runs = store.runs(self.study_id)
-            done, total, _ = self._snapshot(store)
+            done, total, label = self._snapshot(store)
             for run in runs:
                 if run.status not in ("done", "failed") or run.id in reported:
                     continue
                 reported.add(run.id)
                 rate = (time.monotonic() - started) / max(done - done_at_start, 1)
-                eta = rate * (total - done)
-                outcome = (f"test accuracy {run.test_accuracy:.2%}" if run.status == "done"
-                           else "FAILED (see the report)")
-                print(f"[{len(reported)}/{len(runs)}] {run.arrangement}"
-                      f"{' masked' if run.masked else ''} run {run.run_index}: {outcome}; "
-                      f"ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)
+                line = _result_line(run, len(reported), len(runs), rate * (total - done))
+                if bar is None:
+                    print(line, file=sys.stderr, flush=True)
+                else:
+                    bar.write(line, file=sys.stderr)  # above the bar, which is redrawn
+            if bar is not None:
+                bar.total = total
+                bar.update(done - bar.n)
+                bar.set_postfix_str(label)
             if stopped:
-                return
+                break
+        if bar is not None:
+            bar.close()
+        store.close()
 
-    def _poll_bar(self, store: ResultStore) -> None:
+    def _bar(self, store: ResultStore):
         from tqdm import tqdm
 
         done, total, label = self._snapshot(store)
         bar = tqdm(total=total, initial=done, unit="epoch", file=sys.stderr,
                    dynamic_ncols=True, desc="study", smoothing=0.1)
         bar.set_postfix_str(label)
-        while True:
-            stopped = self._stop.wait(self.interval)
-            done, total, label = self._snapshot(store)
-            bar.total = total
-            bar.update(done - bar.n)
-            bar.set_postfix_str(label)
-            if stopped:
-                break
-        bar.close()
+        return bar
+
+
+def _result_line(run: RunRow, position: int, runs: int, eta_seconds: float) -> str:
+    """``[3/12] MS_RST_biGRU+layernorm masked run 0: test accuracy 81.20%; ETA 4.2 min``"""
+    outcome = (f"test accuracy {run.test_accuracy:.2%}" if run.status == "done"
+               and run.test_accuracy is not None else
+               "done (no test score)" if run.status == "done" else "FAILED (see the report)")
+    return (f"[{position}/{runs}] {run.label}{' masked' if run.masked else ''} run "
+            f"{run.run_index}: {outcome}; ETA {eta_seconds / 60:.1f} min")

@@ -71,9 +71,16 @@ def write_report(
         ),
         *status_section(runs),
     ]
-    accuracy_blocks, accuracy_figures = condition_sections(runs, epochs)
-    answer_blocks, answer_figures = question_sections(runs)
-    blocks += [*accuracy_blocks, *answer_blocks, *protocol_section(study, runs), *method_section()]
+    if study.config.get("kind") == "toy":  # a toy-task study: loss curves and baselines
+        from .toy_report import toy_method_section, toy_sections
+
+        accuracy_blocks, accuracy_figures = toy_sections(runs, epochs)
+        answer_blocks, answer_figures, method = [], [], toy_method_section()
+    else:
+        accuracy_blocks, accuracy_figures = condition_sections(runs, epochs)
+        answer_blocks, answer_figures = question_sections(runs)
+        method = method_section()
+    blocks += [*accuracy_blocks, *answer_blocks, *protocol_section(study, runs), *method]
 
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)

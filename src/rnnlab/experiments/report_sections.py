@@ -20,7 +20,7 @@ from .questions import (
     arrangement_order,
     conditions_of,
 )
-from .stats import summarize
+from .stats import PairedComparison, summarize
 from .store_records import EpochRow, RunRow, StudyRow
 from .wording import (
     COMPARISON_HEADER,
@@ -51,16 +51,23 @@ def _flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _labels(runs: Sequence[RunRow]) -> dict[str, str]:
+    """arrangement -> what its runs train (``MS_RST_biGRU+layernorm``); the report shows
+    these, while pairing and ordering still go by the arrangement names the questions use."""
+    return {run.arrangement: run.label for run in runs}
+
+
 def protocol_section(study: StudyRow, runs: Sequence[RunRow]) -> list[Block]:
     """What produced the numbers: data, arrangements, runs, epochs, seeds and configs."""
     blocks: list[Block] = [Heading(2, "Data, protocol and configuration")]
     run_indices = sorted({run.run_index for run in runs})
     arrangements = arrangement_order([run.arrangement for run in runs])
+    labels = _labels(runs)
     blocks.append(
         Paragraph(
             f"{len(arrangements)} arrangement(s) × {len(run_indices)} run(s) per condition; "
             f"conditions (dataset, masking): {', '.join(map(str, conditions_of(runs))) or 'none'}. "
-            f"Arrangements: {', '.join(f'`{name}`' for name in arrangements) or 'none'}."
+            f"Arrangements: {', '.join(f'`{labels[name]}`' for name in arrangements) or 'none'}."
         )
     )
     seeds: dict[int, set[int]] = defaultdict(set)
@@ -115,7 +122,7 @@ def status_section(runs: Sequence[RunRow]) -> list[Block]:
         )
         rows = tuple(
             (
-                f"`{run.arrangement}`",
+                f"`{run.label}`",
                 str(Condition(run.dataset, run.masked)),
                 str(run.run_index),
                 run.status,
@@ -154,8 +161,9 @@ def _arrangement_rows(
         for run in finished.values()
         if epochs_by_run.get(run.id)
     ]
+    label = of_name[0].label if of_name else name
     summary_row = (
-        f"`{name}`",
+        f"`{label}`",
         f"{summary.n}/{len(of_name)}",
         percent(summary.mean),
         percent(summary.std),
@@ -164,7 +172,7 @@ def _arrangement_rows(
         _epochs_text(epoch_counts),
     )
     per_run_row = (
-        f"`{name}`",
+        f"`{label}`",
         *(percent(finished[index].test_accuracy) if index in finished else MISSING
           for index in run_indices),
     )  # fmt: skip
@@ -187,8 +195,10 @@ def condition_sections(
         summary_rows, per_run_rows = [], []
         accuracies: dict[str, list[float]] = {}
         curves: dict[str, tuple[list[int], list[float]]] = {}
+        labels = _labels(in_condition)
         for name in arrangement_order([run.arrangement for run in in_condition]):
-            summary_row, per_run_row, accuracies[name], curves[name] = _arrangement_rows(
+            label = labels[name]  # the figures' legends name what was trained
+            summary_row, per_run_row, accuracies[label], curves[label] = _arrangement_rows(
                 name, in_condition, run_indices, epochs_by_run
             )
             summary_rows.append(summary_row)
@@ -237,6 +247,7 @@ def _mean_valid_curve(runs_epochs: Sequence[Sequence[EpochRow]]) -> tuple[list[i
 def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]]:
     """Q1-Q3 (and Q4 when the store has masked and unmasked runs) as paired comparisons."""
     answers: list[QuestionAnswer] = [*answer_seed_questions(runs), *answer_masking_question(runs)]
+    labels = _labels(runs)
     blocks: list[Block] = [Heading(2, "The questions, answered by paired comparisons")]
     if answers:
         blocks.append(_answers_table(answers))
@@ -252,12 +263,14 @@ def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]
         blocks.append(
             Table(
                 COMPARISON_HEADER,
-                tuple(comparison_row(comparison) for comparison in answer.comparisons),
+                tuple(_labelled(comparison_row(comparison), comparison, labels)
+                      for comparison in answer.comparisons),
                 caption="Differences are right − left in percentage points, paired by run index",
             )
         )
         if answer.absent_pairs:
-            absent = "; ".join(f"`{right}` vs `{left}`" for left, right in answer.absent_pairs)
+            absent = "; ".join(f"`{labels.get(right, right)}` vs `{labels.get(left, left)}`"
+                               for left, right in answer.absent_pairs)
             blocks.append(Paragraph(f"Not in this study, so not compared: {absent}."))
     if not any(answer.question.key == "Q4" for answer in answers):
         blocks.append(Heading(3, "Q4. Does masking the padding matter?"))
@@ -270,6 +283,13 @@ def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]
         "Paired differences (right − left) with 95 % intervals; diamonds are pooled answers",
     )
     return [*blocks, figure], [figure]
+
+
+def _labelled(row: tuple[str, ...], comparison: PairedComparison,
+              labels: Mapping[str, str]) -> tuple[str, ...]:
+    """A comparison row whose left and right cells name what was trained."""
+    left, right = (labels.get(name, name) for name in (comparison.left, comparison.right))
+    return (f"`{left}`", f"`{right}`", *row[2:])
 
 
 def _answers_table(answers: Sequence[QuestionAnswer]) -> Table:

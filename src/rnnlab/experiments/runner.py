@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +39,14 @@ from typing import Any
 from rnnlab.experiments.store import ResultStore
 from rnnlab.experiments.store_records import EpochMetrics, RunRow
 from rnnlab.experiments.study import StudyConfig, expand_runs, study_from_dict
+from rnnlab.experiments.toy_runner import is_toy_run, train_toy_run
+from rnnlab.experiments.toy_study import is_toy_study, prepare_toy_data
 
 STORE_FILE = "results.sqlite"
 REPORT_DIR = "report"
+# Trains a study's pending runs elsewhere (ray_executor.RayExecutor): store, study id, study,
+# study directory, the prepared data.
+Executor = Callable[[ResultStore, int, StudyConfig, Path, Any], None]
 
 
 class StudyInterruptedError(Exception):
@@ -69,6 +74,8 @@ class StudyOutcome:
 
 def prepare_data(study: StudyConfig) -> Any:
     """Load and encode the study's dataset once per worker (deterministic: same vocabulary)."""
+    if is_toy_study(study):  # a toy task: generated held-out sets (quotes: the text)
+        return prepare_toy_data(study)
     from rnnlab.data import EncodingConfig, VocabConfig, load_dataset
     from rnnlab.train import encode_dataset
 
@@ -87,6 +94,8 @@ def run_directory(study_dir: Path, run: RunRow) -> Path:
 def train_one_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
                   progress: bool = False) -> None:
     """Train (or resume) one claimed run, recording each epoch; marks it done or failed."""
+    if is_toy_run(run):
+        return train_toy_run(store, run, data, study_dir, progress)
     from rnnlab.models import ClassifierConfig
     from rnnlab.train import TrainConfig, train_classifier
 
@@ -240,7 +249,8 @@ def _work_on(store: ResultStore, study_id: int, study: StudyConfig, study_dir: P
 
 def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: int = 1,
               threads: int | None = None, progress: bool = True, retry_failed: bool = False,
-              report: bool = True, rebuild_store: bool = False) -> StudyOutcome:
+              report: bool = True, rebuild_store: bool = False,
+              executor: Executor | None = None) -> StudyOutcome:
     """Train every run of ``study`` not yet done, then write the report.
 
     Args:
@@ -255,6 +265,9 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
         report: write the Markdown/HTML report at the end.
         rebuild_store: move the store aside (``results.sqlite.damaged-<timestamp>``) and
             rebuild it by resuming every run from its checkpoint in ``runs/``.
+        executor: trains the pending runs instead of this machine's workers (``jobs`` and
+            ``threads`` unused), e.g. a :class:`~rnnlab.experiments.ray_executor.RayExecutor`;
+            called as ``executor(store, study_id, study, study_dir, data)``.
 
     Raises:
         StudyInterruptedError: on Ctrl-C, after every claim was released.
@@ -271,7 +284,7 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
               f"{study_dir / 'runs'}", flush=True)
     with _interrupt_once():
         counts = _run_in_store(study, study_dir, store_path, jobs=jobs, threads=threads,
-                               progress=progress, retry_failed=retry_failed)
+                               progress=progress, retry_failed=retry_failed, executor=executor)
 
     markdown = html = None
     if report:
@@ -283,7 +296,8 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
 
 
 def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs: int,
-                  threads: int | None, progress: bool, retry_failed: bool) -> dict[str, int]:
+                  threads: int | None, progress: bool, retry_failed: bool,
+                  executor: Executor | None = None) -> dict[str, int]:
     """Add the study's runs and train the pending ones; the status counts at the end."""
     try:
         data = prepare_data(study)  # a bad dataset is refused before anything is written
@@ -294,11 +308,13 @@ def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs
     try:
         study_id = store.ensure_study(study.name, study.to_dict())
         store.check_data(study_id, study.dataset, data.fingerprint())
-        store.add_runs(study_id, expand_runs(study, vocab_size=len(data.vocab),
-                                             num_classes=data.num_classes))
+        store.add_runs(study_id, study.expand_runs(data) if is_toy_study(study) else
+                       expand_runs(study, vocab_size=len(data.vocab),
+                                   num_classes=data.num_classes))
         if retry_failed:
             store.retry_failed(study_id)
-        _train_pending(store, study_id, study, study_dir, data, jobs, threads, progress)
+        _train_pending(store, study_id, study, study_dir, data, jobs, threads, progress,
+                       executor)
         return store.status_counts(study_id)
     except KeyboardInterrupt:
         if study_id is not None:  # wherever Ctrl-C landed, even between claim and training
@@ -310,12 +326,15 @@ def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs
 
 
 def _train_pending(store: ResultStore, study_id: int, study: StudyConfig, study_dir: Path,
-                   data: Any, jobs: int, threads: int | None, progress: bool) -> None:
+                   data: Any, jobs: int, threads: int | None, progress: bool,
+                   executor: Executor | None = None) -> None:
     from rnnlab.experiments.progress import StudyProgress
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     with StudyProgress(store, study_id, study.epochs, enabled=progress):
-        if jobs == 1:
+        if executor is not None:
+            executor(store, study_id, study, study_dir, data)
+        elif jobs == 1:
             import torch
 
             torch.set_num_threads(threads)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rnnlab._epoch_metrics import CLASSIFIER_METRICS, EpochMetrics
+from rnnlab.models.arrangements import label_of_model_config
 
 __all__ = ["EpochMetrics", "EpochRow", "RunRow", "RunSpec", "RunStatus", "StudyRow"]
 
@@ -106,6 +107,19 @@ class RunRow:
     @property
     def config(self) -> dict[str, Any]:
         return json.loads(self.config_json)
+
+    @property
+    def label(self) -> str:
+        """What the run trains, e.g. ``"MS_RST_biGRU+layernorm"`` for a study's layernorm
+        runs of ``MS_RST_biGRU``; the arrangement itself when its config is the seed's.
+
+        Computed from the stored model config rather than stored as a column: ``arrangement``
+        stays the run's key, so stores written before labels existed read back unchanged
+        and a re-run study matches its runs instead of training them again."""
+        model = self.config.get("model")
+        if not isinstance(model, dict):
+            return self.arrangement
+        return label_of_model_config(model, fallback=self.arrangement)
 
 
 # The metric columns of the store's ``epochs`` table, in schema order (classifier runs).

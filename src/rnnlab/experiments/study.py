@@ -133,7 +133,14 @@ class StudyConfig:
 
 
 def study_from_dict(data: dict[str, Any]) -> StudyConfig:
-    """Build a :class:`StudyConfig`; unknown keys are an error that lists the known ones."""
+    """Build a :class:`StudyConfig`; unknown keys are an error that lists the known ones.
+
+    ``kind = "toy"`` builds a toy-task study instead (:mod:`rnnlab.experiments.toy_study`).
+    """
+    if isinstance(data, dict) and data.get("kind") == "toy":
+        from rnnlab.experiments.toy_study import toy_study_from_dict
+
+        return toy_study_from_dict(data)  # type: ignore[return-value]
     check_known_keys(data, StudyConfig, "study key")
     values = dict(data)
     for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
@@ -146,16 +153,22 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
 
 
 def load_study_file(path: str | Path) -> StudyConfig:
-    """Read and check a study from TOML, JSON or YAML (YAML needs PyYAML installed).
+    """Read and check a study from TOML, JSON or YAML (YAML needs PyYAML installed), or
+    take a bundled study by its name (``toys-adding``: see rnnlab.experiments.toy_profiles).
 
     Raises:
         FileNotFoundError: if there is no such file.
         StudyFileError: (a ValueError) if the file cannot be parsed or any setting is bad;
             the message names the file and the key.
     """
+    from rnnlab.experiments.toy_profiles import TOY_PROFILES
+
+    if not Path(path).is_file() and str(path) in TOY_PROFILES:  # a bundled study's name
+        return TOY_PROFILES[str(path)]  # type: ignore[return-value]
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"study file not found: {path}")
+        raise FileNotFoundError(f"study file not found: {path} (bundled studies: "
+                                f"{', '.join(TOY_PROFILES)})")
     try:
         data = _parse(path)
         if not isinstance(data, dict):
@@ -177,7 +190,8 @@ def _parse(path: Path) -> Any:
             import yaml
         except ImportError as error:
             raise ValueError(
-                "reading YAML needs PyYAML (pip install pyyaml), or write the study as TOML"
+                "reading a YAML study needs PyYAML: pip install 'rnnlab[yaml]' (or write "
+                "the study as TOML or JSON, which need nothing extra)"
             ) from error
         try:
             return yaml.safe_load(text)
@@ -196,12 +210,20 @@ QUICK = StudyConfig(
 PROFILES = {"quick": QUICK, "full": FULL}
 
 
-def expand_runs(study: StudyConfig, vocab_size: int, num_classes: int) -> list[RunSpec]:
-    """Every run the study wants, run index first so complete pairs finish early."""
+def study_conditions(study: StudyConfig) -> list[tuple[str, bool]]:
+    """The ``(arrangement, masked)`` conditions a study trains, each ``study.runs`` times:
+    every arrangement for every ``masked`` value, then the masked twins asked for by
+    ``masked_arrangements`` that are not among them already."""
     conditions = [(name, masked) for masked in study.masked for name in study.arrangements]
     conditions += [
         (name, True) for name in study.masked_arrangements if (name, True) not in conditions
     ]
+    return conditions
+
+
+def expand_runs(study: StudyConfig, vocab_size: int, num_classes: int) -> list[RunSpec]:
+    """Every run the study wants, run index first so complete pairs finish early."""
+    conditions = study_conditions(study)
     specs = []
     for run_index in range(study.runs):
         seed = study.seed_of_run(run_index)

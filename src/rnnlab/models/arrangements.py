@@ -21,10 +21,12 @@ It lives in ``models`` (not ``experiments``) because models may not import exper
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["SEED_ARRANGEMENTS", "ArrangementName", "parse_arrangement"]
+__all__ = ["SEED_ARRANGEMENTS", "ArrangementName", "label_of_model_config", "model_label",
+           "parse_arrangement"]
 
 Stack = Literal["SS", "MS"]
 Output = Literal["RSF", "RST"]
@@ -121,3 +123,53 @@ def parse_arrangement(name: str) -> ArrangementName:
         num_layers=num_layers,
         pooling=_POOLING_OF_OUTPUT[output],
     )
+
+
+def model_label(
+    arrangement: str | None, *, cell: str, num_layers: int, bidirectional: bool, pooling: str
+) -> str:
+    """A name for what a classifier trains: its arrangement, plus what was changed from it.
+
+    A seed-002 name only describes the four choices it encodes, so a model built from
+    ``SS_RSF_LSTM`` with another cell, depth, direction or pooling must not be recorded as
+    ``SS_RSF_LSTM``. Each change is appended as ``+<what>``; without an arrangement the name
+    is generated from the model itself:
+
+    >>> model_label("MS_RST_biGRU", cell="layernorm", num_layers=1, bidirectional=True,
+    ...             pooling="mean")
+    'MS_RST_biGRU+layernorm'
+    >>> model_label("SS_RSF_LSTM", cell="peephole", num_layers=3, bidirectional=True,
+    ...             pooling="max")
+    'SS_RSF_LSTM+peephole+3layers+bidirectional+maxpool'
+    >>> model_label(None, cell="gru", num_layers=2, bidirectional=False, pooling="last")
+    'GRUx2_last'
+
+    The label is computed from the saved model config, never stored as a key, so stores and
+    run directories written before labels existed read back with the same keys.
+    """
+    if arrangement is None:
+        return f"{'bi' if bidirectional else ''}{cell.upper()}x{num_layers}_{pooling}"
+    parsed = parse_arrangement(arrangement)
+    changes = []
+    if cell.lower() != parsed.cell.lower():
+        changes.append(cell)
+    if num_layers != parsed.num_layers:
+        changes.append(f"{num_layers}layers")
+    if bidirectional != parsed.bidirectional:
+        changes.append("bidirectional" if bidirectional else "unidirectional")
+    if pooling != parsed.pooling:
+        changes.append(f"{pooling}pool")
+    return "+".join((parsed.name, *changes))
+
+
+def label_of_model_config(model: Mapping[str, Any], fallback: str) -> str:
+    """:func:`model_label` of a saved ``ClassifierConfig.to_dict()`` (built from the
+    arrangement ``fallback`` if it names none); ``fallback`` itself when the dict does not
+    describe a seed-002 classifier (a toy run, a hand-written config)."""
+    try:
+        return model_label(model.get("arrangement") or fallback, cell=str(model["cell"]),
+                           num_layers=int(model["num_layers"]),
+                           bidirectional=bool(model["bidirectional"]),
+                           pooling=str(model["pooling"]))
+    except (KeyError, TypeError, ValueError):
+        return fallback

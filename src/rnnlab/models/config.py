@@ -16,7 +16,7 @@ from typing import Any
 
 from rnnlab._config import check_known_keys
 from rnnlab.core.registry import ALL_CELLS
-from rnnlab.models.arrangements import parse_arrangement
+from rnnlab.models.arrangements import model_label, parse_arrangement
 
 POOLINGS = ("last", "mean", "max")
 INITS = ("keras", "torch")
@@ -24,6 +24,8 @@ DENSE_ACTIVATIONS = (None, "relu", "tanh")
 PADDING_SIDES = ("pre", "post")
 # Cell names the classifier accepts: the core registry's names plus the plain "rnn" alias.
 CELL_ALIASES = {"rnn": "rnn_tanh"}
+# Every spelling ``cell`` accepts, aliases included (a CLI's ``choices``).
+CLASSIFIER_CELLS = (*ALL_CELLS, *CELL_ALIASES)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ClassifierConfig:
             raise ValueError(f"dense_size must be an int >= 0 (0 = no dense layer), "
                              f"got {self.dense_size!r}")
         if self.resolved_cell not in ALL_CELLS:
-            allowed = sorted([*ALL_CELLS, *CELL_ALIASES])
+            allowed = sorted(CLASSIFIER_CELLS)
             raise ValueError(f"cell must be one of {allowed}, got {self.cell!r}")
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("dense_activation", self.dense_activation, DENSE_ACTIVATIONS)
@@ -82,6 +84,14 @@ class ClassifierConfig:
     def resolved_cell(self) -> str:
         """The core registry's name for :attr:`cell` (``"rnn"`` → ``"rnn_tanh"``)."""
         return CELL_ALIASES.get(self.cell, self.cell)
+
+    @property
+    def label(self) -> str:
+        """What this config trains, e.g. ``"MS_RST_biGRU+layernorm"`` (see
+        :func:`~rnnlab.models.arrangements.model_label`); run files, the store and the report
+        name runs by it, while :attr:`arrangement` stays the name it was built from."""
+        return model_label(self.arrangement, cell=self.cell, num_layers=self.num_layers,
+                           bidirectional=self.bidirectional, pooling=self.pooling)
 
     @property
     def num_outputs(self) -> int:

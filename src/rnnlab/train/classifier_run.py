@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.distributed import World, current_world, replicate
 from rnnlab.train.divergence import check_finite, classifier_advice
 from rnnlab.train.loop import EarlyStopping, epoch_batches, train_one_epoch
 from rnnlab.train.metrics import EpochMetrics, evaluate_split
@@ -47,6 +49,8 @@ from rnnlab.train.run_files import (
     VOCAB,
     write_json,
 )
+from rnnlab.train.run_lock import run_lock
+from rnnlab.train.shards import check_examples, evaluate_shared
 
 OnEpoch = Callable[[EpochMetrics], None]
 SEED_TRAINING = TrainConfig()  # seed 002: Adam 1e-3, batch 32, 5 epochs
@@ -133,6 +137,12 @@ def train_classifier(
         progress: a progress bar on stderr (only when it is a terminal).
         data_seed: seeds the batch order (default ``seed``); arrangements of one run share it
             to see the same batches.
+
+    In a torchrun process group (:mod:`rnnlab.train.distributed`) every rank calls this with
+    the same arguments; ``train_config.batch_size`` is per rank, rank 0 alone writes
+    ``out_dir`` and calls ``on_epoch``, and the metrics are over all ranks' examples.
+    Writing ``out_dir`` needs its lock (:mod:`rnnlab.train.run_lock`): a second process
+    writing the same directory is refused.
     """
     if epochs is not None:
         train_config = replace(train_config, epochs=epochs)
@@ -145,12 +155,19 @@ def train_classifier(
     out_path = Path(out_dir) if out_dir is not None else None
     if out_path is not None and out_path.exists() and not out_path.is_dir():
         raise ValueError(f"out_dir={str(out_path)!r} is a file, not a directory")
-    run = _Run(config, data, train_config, seed=seed, data_seed=data_seed, out_dir=out_path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(part_seed(seed, "training"))
+    world = current_world()
+    if world.size > 1:
+        check_examples(len(data.train), world)
+    run = _Run(config, data, train_config, seed=seed, data_seed=data_seed, out_dir=out_path,
+               world=world)
+    on_epoch = on_epoch if world.is_main else None
+    with torch.random.fork_rng(devices=[]), ExitStack() as held:
+        # rank 0 draws the dropout masks a single process would; the others their own
+        torch.manual_seed(part_seed(seed, "training" if world.is_main
+                                    else f"training/rank{world.rank}"))
         if out_path is not None:
-            run.open(resume=resume, on_epoch=on_epoch)
-        run.train(on_epoch=on_epoch, progress=progress)
+            run.open(resume=resume, on_epoch=on_epoch, held=held)
+        run.train(on_epoch=on_epoch, progress=progress and world.is_main)
     return run.result()
 
 
@@ -159,10 +176,12 @@ class _Run:
 
     def __init__(self, config: ClassifierConfig, data: ClassificationData,
                  train_config: TrainConfig, *, seed: int, data_seed: int,
-                 out_dir: Path | None) -> None:
+                 out_dir: Path | None, world: World) -> None:
         self.config, self.data, self.train_config = config, data, train_config
         self.seed, self.data_seed, self.out_dir = seed, data_seed, out_dir
+        self.world = world
         self.model = SequenceClassifier(config, seed=seed)
+        self.trainer = replicate(self.model, world)  # what trains: DDP in a process group
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=train_config.lr, betas=train_config.betas,
             eps=train_config.eps, weight_decay=train_config.weight_decay)
@@ -180,24 +199,36 @@ class _Run:
                 "seed": self.seed, "data_seed": self.data_seed,
                 "data_fingerprint": self.data.fingerprint()}
 
-    def open(self, *, resume: bool, on_epoch: OnEpoch | None) -> None:
-        assert self.out_dir is not None
-        checkpoint = self.out_dir / CHECKPOINT
-        if checkpoint.exists():
-            if not resume:
-                raise ValueError(f"out_dir={str(self.out_dir)!r} already holds a run "
-                                 f"({CHECKPOINT}); pass resume=True (--resume) to continue "
-                                 f"it, or choose another out_dir")
-            self._restore(load_checkpoint(checkpoint))
+    def open(self, *, resume: bool, on_epoch: OnEpoch | None, held: ExitStack) -> None:
+        payload = self.world.on_main(lambda: self._lock_and_read(resume, held))
+        if payload is not None:
+            self._restore(payload)
             for metrics in self.history:
                 if on_epoch is not None:
                     on_epoch(metrics)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if not self.world.is_main:
+            return
+        assert self.out_dir is not None
         self.data.vocab.save(self.out_dir / VOCAB)
         # (re)written on resume too: the number of epochs may have grown
         write_json(self.out_dir / CONFIG, {
+            "label": self.config.label,  # what it trains, e.g. "MS_RST_biGRU+layernorm"
             "model": self.config.to_dict(), "train": self.train_config.to_dict(),
             "seed": self.seed, "data_seed": self.data_seed, "data": self.data.describe()})
+
+    def _lock_and_read(self, resume: bool, held: ExitStack) -> dict[str, Any] | None:
+        """Take the run directory's lock (kept until ``held`` closes) and read its checkpoint
+        (None for a new run)."""
+        assert self.out_dir is not None
+        held.enter_context(run_lock(self.out_dir, "out_dir (--out)"))
+        checkpoint = self.out_dir / CHECKPOINT
+        if not checkpoint.exists():
+            return None
+        if not resume:
+            raise ValueError(f"out_dir={str(self.out_dir)!r} already holds a run "
+                             f"({CHECKPOINT}); pass resume=True (--resume) to continue "
+                             f"it, or choose another out_dir")
+        return load_checkpoint(checkpoint)
 
     def _restore(self, payload: dict[str, Any]) -> None:
         if payload.get("format") != CHECKPOINT_FORMAT:
@@ -211,9 +242,16 @@ class _Run:
         if payload["epoch"] > self.train_config.epochs:
             raise ValueError(f"epochs={self.train_config.epochs} but the checkpoint in "
                              f"{self.out_dir} already has {payload['epoch']} epochs")
+        saved_world = int(payload.get("world_size", 1))
+        if saved_world != self.world.size:
+            raise ValueError(
+                f"cannot resume {self.out_dir}: it was trained by {saved_world} process(es), "
+                f"this is {self.world.size}; resume it with torchrun --nproc-per-node "
+                f"{saved_world} (or without torchrun for 1)")
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        restore_rng_state(payload["rng"])
+        restore_rng_state(payload["rng"] if self.world.is_main
+                          else payload["rank_rng"][self.world.rank - 1])
         self.history = [EpochMetrics.from_dict(m) for m in payload["metrics"]]
         self.stopping = EarlyStopping.from_state_dict(payload["early_stopping"])
         self.best_state = payload["best_model"]
@@ -239,23 +277,28 @@ class _Run:
         if self.use_best:
             self.model.load_state_dict(self.best_state)
         self.model.eval()
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.world.is_main:
             self._write_metrics()
 
     def _epoch(self, epoch: int, show: bool) -> EpochMetrics:
         started = time.perf_counter()
         data, config = self.data, self.train_config
-        batches = epoch_batches(data.train, config, data_seed=self.data_seed, epoch=epoch)
+        # the batches of one process with every rank's examples; each rank trains its piece
+        whole = replace(config, batch_size=config.batch_size * self.world.size)
+        batches = epoch_batches(data.train, whole, data_seed=self.data_seed, epoch=epoch)
         bar = EpochBar(batches, epoch=epoch, epochs=config.epochs, enabled=show,
-                       label=self.config.arrangement or "")
+                       label=self.config.label)
         train_loss, train_accuracy = train_one_epoch(
-            self.model, self.optimizer, data.train, batches, padding=data.padding,
-            config=config, bar=bar, epoch=epoch)
+            self.trainer, self.optimizer, data.train, batches, padding=data.padding,
+            config=config, bar=bar, epoch=epoch, world=self.world)
         scores = {}
         for name in ("valid", "test"):
-            split = data.split(name)
-            scores[name] = (None, None) if len(split) == 0 else evaluate_split(
-                self.model, split, padding=data.padding, batch_size=config.eval_batch_size)
+            split, size = data.split(name), config.eval_batch_size
+            scores[name] = (None, None) if len(split) == 0 else (
+                evaluate_split(self.model, split, padding=data.padding, batch_size=size,
+                               progress=show, description=f"{name} {epoch}/{config.epochs}")
+                if self.world.size == 1 else evaluate_shared(
+                    self.model, split, padding=data.padding, batch_size=size, world=self.world))
             if scores[name][0] is not None:  # the last update can break a finite run
                 check_finite(scores[name][0], f"the {name} loss after epoch {epoch}",
                              advice=classifier_advice(config.lr, config.clip_grad_norm))
@@ -272,12 +315,17 @@ class _Run:
 
     def _save(self, epoch: int) -> None:
         assert self.out_dir is not None
+        rng = self.world.gather(capture_rng_state())  # every rank's, for an exact resume
+        if not self.world.is_main:
+            return
         save_checkpoint(self.out_dir / CHECKPOINT, {
             "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": capture_rng_state(),
+            "rng": rng[0],
+            "rank_rng": rng[1:],
+            "world_size": self.world.size,
             "metrics": [m.to_dict() for m in self.history],
             "early_stopping": self.stopping.state_dict(),
             "best_model": self.best_state,

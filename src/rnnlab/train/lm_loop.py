@@ -25,8 +25,10 @@ from tqdm.auto import tqdm
 from rnnlab.data.tbptt import TBPTTBatches, detach_state
 from rnnlab.models.language_model import LanguageModel, perplexity, token_nll
 from rnnlab.models.lm_presets import LMPreset
+from rnnlab.train.distributed import SINGLE, ReplicatedLM, World
 from rnnlab.train.divergence import check_finite
 from rnnlab.train.metrics import EpochMetrics
+from rnnlab.train.progress import progress_enabled
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,22 @@ class LMTrainConfig:
     epochs: int = 13  # total epochs
     eval_batch_size: int = 10  # streams when evaluating (pytorch/examples: 10)
     seed: int = 0  # initial weights and dropout masks
+    # valid tokens scored after each epoch (the lr schedule's signal); None = all of them.
+    # On a huge corpus the full valid pass can cost as much as training; the final valid
+    # and test scores always use the whole splits.
+    max_eval_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "bptt", "epochs", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_eval_tokens is not None and (
+                isinstance(self.max_eval_tokens, bool) or not isinstance(self.max_eval_tokens, int)
+                or self.max_eval_tokens < 2 * self.eval_batch_size):
+            raise ValueError(
+                f"max_eval_tokens (--max-eval-tokens) must be an int >= 2 × eval_batch_size "
+                f"= {2 * self.eval_batch_size} (each stream needs an input and a target), got "
+                f"{self.max_eval_tokens!r}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError(
                 f"learning_rate and max_grad_norm must be > 0, got {self.learning_rate} "
@@ -109,8 +122,12 @@ def train_epoch(
     progress: bool = False,
     description: str = "train",
     on_window: WindowHook | None = None,
+    world: World = SINGLE,
 ) -> SplitScore:
     """One pass over ``batches`` in order, the state carried and detached between windows.
+
+    In a process group ``model`` is a :class:`~rnnlab.train.distributed.ReplicatedLM`,
+    ``batches`` this rank's slice of the stream, and the score is summed over the ranks.
 
     ``on_window(index, initial_state, final_state)`` is called after each window (tests use
     it to see the state hand-over). Returns the training NLL (with dropout active). A NaN or
@@ -120,12 +137,13 @@ def train_epoch(
     model.train()
     state = model.init_state(batches.batch)
     total, tokens = 0.0, 0
-    bar = tqdm(batches, desc=description, disable=not progress, leave=False, unit="win")
+    bar = tqdm(batches, desc=description, disable=not progress_enabled(progress), leave=False,
+               unit="win")
     for index, (inputs, targets) in enumerate(bar):
         initial = state
         step = model.run(inputs, initial)
         mean_nll = token_nll(step.logits, targets)
-        window_nll = float(mean_nll.detach())
+        window_nll = world.finite_or_nan(float(mean_nll.detach()))
         if not math.isfinite(window_nll):
             bar.close()
             check_finite(window_nll, f"the training loss of window {index + 1} of "
@@ -143,26 +161,38 @@ def train_epoch(
         tokens += targets.numel()
         if index % 20 == 0:
             bar.set_postfix(ppl=f"{math.exp(min(total / tokens, 50.0)):.1f}")
-    return SplitScore(total, tokens)
+    total, all_tokens = world.sum(total, tokens)
+    return SplitScore(total, int(all_tokens))
 
 
 @torch.no_grad()
 def evaluate(
-    model: LanguageModel, ids: torch.Tensor, batch_size: int, bptt: int, *, progress: bool = False
+    model: LanguageModel, ids: torch.Tensor, batch_size: int, bptt: int, *,
+    progress: bool = False, world: World = SINGLE, description: str = "eval",
 ) -> SplitScore:
-    """Summed NLL of a 1-D id stream: ``batch_size`` streams, state carried, no dropout."""
+    """Summed NLL of a 1-D id stream: ``batch_size`` streams, state carried, no dropout.
+
+    ``progress`` shows a bar (on a terminal only, see :func:`progress_enabled`).
+
+    In a process group each rank scores a share of the streams (rows are independent, so
+    the sum is the one-process sum up to float order)."""
     was_training = model.training
     model.eval()
     batches = TBPTTBatches.from_ids(ids, batch_size, bptt)
+    if world.size > 1:
+        batches = TBPTTBatches(batches.streams[world.rows(batches.batch)], bptt)
     state = model.init_state(batches.batch)
     total, tokens = 0.0, 0
-    for inputs, targets in tqdm(batches, desc="eval", disable=not progress, leave=False):
+    for inputs, targets in tqdm(batches if batches.batch else [], desc=description,
+                                disable=not progress_enabled(progress), leave=False,
+                                unit="win"):
         step = model.run(inputs, state)
         state = step.state
         total += float(token_nll(step.logits, targets)) * targets.numel()
         tokens += targets.numel()
     model.train(was_training)
-    return SplitScore(total, tokens)
+    total, all_tokens = world.sum(total, tokens)
+    return SplitScore(total, int(all_tokens))
 
 
 def run_epoch(
@@ -174,21 +204,27 @@ def run_epoch(
     epoch: int,
     *,
     progress: bool = False,
+    world: World = SINGLE,
+    trainer: LanguageModel | ReplicatedLM | None = None,
 ) -> EpochMetrics:
-    """Set the epoch's learning rate, train one epoch, evaluate on valid."""
+    """Set the epoch's learning rate, train one epoch, evaluate on valid.
+
+    ``trainer`` is what trains (in a process group, ``model`` as a
+    :class:`~rnnlab.train.distributed.ReplicatedLM`); ``model`` itself is evaluated."""
     start = time.perf_counter()
     learning_rate = config.learning_rate_at(epoch)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate
     train = train_epoch(
-        model, train_batches, optimizer, config.max_grad_norm,
-        progress=progress, description=f"epoch {epoch}/{config.epochs}",
+        trainer or model, train_batches, optimizer, config.max_grad_norm,
+        progress=progress, description=f"epoch {epoch}/{config.epochs}", world=world,
     )  # fmt: skip
     # A finite but astronomically large NLL (mean > ~709 nats) also means divergence: a
     # uniform guess scores log(vocab), and the perplexity exp(mean NLL) overflows to inf.
     advice = lm_advice(learning_rate, config.max_grad_norm)
     check_finite(train.perplexity, f"the training perplexity of epoch {epoch}", advice=advice)
-    valid = evaluate(model, valid_ids, config.eval_batch_size, config.bptt, progress=progress)
+    valid = evaluate(model, valid_ids, config.eval_batch_size, config.bptt, progress=progress,
+                     world=world, description=f"valid {epoch}/{config.epochs}")
     check_finite(valid.perplexity, f"the valid perplexity after epoch {epoch}", advice=advice)
     return EpochMetrics(
         epoch=epoch,

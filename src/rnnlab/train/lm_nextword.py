@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from rnnlab.data import PAD_TOKEN, UNK_TOKEN, Vocab, VocabConfig, load_dataset, tokenize_all
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
+from rnnlab.train.progress import progress_enabled
 
 BOS_TOKEN = "<s>"
 END_TOKEN = "</s>"
@@ -156,8 +157,8 @@ def train_next_word(
         start, total, count = time.perf_counter(), 0.0, 0
         model.train()
         batches = list(_batches(train, config.batch_size, generator))
-        for ids, lengths in tqdm(batches, desc=f"epoch {epoch}", disable=not progress,
-                                 leave=False):
+        for ids, lengths in tqdm(batches, desc=f"epoch {epoch}",
+                                 disable=not progress_enabled(progress), leave=False):
             loss = next_word_loss(model(ids, lengths=lengths), ids, lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

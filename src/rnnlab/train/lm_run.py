@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from typing import Any
 import torch
 
 from rnnlab.data.lm import LMCorpus
+from rnnlab.data.lm_sources import load_corpus  # noqa: F401 - moved to data; old import path
 from rnnlab.data.tbptt import TBPTTBatches
+from rnnlab.models import part_seed
 from rnnlab.models.language_model import LanguageModel, LanguageModelConfig
 from rnnlab.train.checkpoint import (
     CheckpointError,
@@ -35,9 +38,12 @@ from rnnlab.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from rnnlab.train.distributed import SINGLE, ReplicatedLM, World, current_world
 from rnnlab.train.lm_loop import LMTrainConfig, SplitScore, evaluate, run_epoch
 from rnnlab.train.metrics import EpochMetrics
 from rnnlab.train.run_files import CHECKPOINT, HISTORY, LM_CHECKPOINT_FORMAT, write_json
+from rnnlab.train.run_lock import run_lock
+from rnnlab.train.shards import lm_train_slice
 
 Log = Callable[[str], None]
 
@@ -50,27 +56,6 @@ class LMRunResult:
     valid: SplitScore
     test: SplitScore
     checkpoint: Path
-
-
-def load_corpus(spec: dict[str, Any]) -> LMCorpus:
-    """The corpus a run's ``corpus_spec`` names: ``{"corpus", "brown_path", "max_words"}``.
-
-    ``corpus`` is ``"brown"`` (Bengio et al. 2003's split, from ``brown_path`` or the usual
-    places) or a folder of PTB-format files; ``max_words`` keeps the first N training tokens
-    (valid and test stay whole).
-    """
-    from rnnlab.data import load_brown_lm, read_ptb
-
-    if spec["corpus"] == "brown":
-        corpus = load_brown_lm(spec.get("brown_path"))
-    else:
-        corpus = read_ptb(spec["corpus"])
-    if spec.get("max_words") is not None:
-        if spec["max_words"] < 2:
-            raise ValueError(f"--max-words must be >= 2, got {spec['max_words']}")
-        corpus = LMCorpus(corpus.train[: spec["max_words"]], corpus.valid, corpus.test,
-                          corpus.vocab)
-    return corpus
 
 
 def check_scorable(corpus: LMCorpus, batch_size: int, bptt: int) -> None:
@@ -126,6 +111,7 @@ def _check_resumable(
     train_config: LMTrainConfig,
     corpus: LMCorpus,
     spec: dict[str, Any],
+    world: World = SINGLE,
 ) -> None:
     if saved.get("format") != LM_CHECKPOINT_FORMAT:
         raise CheckpointError(f"not an rnnlab LM checkpoint (format {saved.get('format')!r})")
@@ -135,13 +121,20 @@ def _check_resumable(
             f"now {asdict(model_config)}"
         )
     # The number of epochs may grow on resume; everything else must match.
-    saved_train = {k: v for k, v in saved["train_config"].items() if k != "epochs"}
+    # (runs saved before max_eval_tokens existed scored the whole valid split: None)
+    saved_train = {k: v for k, v in {"max_eval_tokens": None, **saved["train_config"]}.items()
+                   if k != "epochs"}
     now_train = {k: v for k, v in train_config.to_dict().items() if k != "epochs"}
     if saved_train != now_train:
         raise ValueError(f"--resume: the training config differs: saved {saved_train}, "
                          f"now {now_train}")
     if saved["vocab"]["tokens"] != list(corpus.vocab.tokens) or saved["corpus_spec"] != spec:
         raise ValueError(f"--resume: the corpus differs from the run's ({saved['corpus_spec']})")
+    if int(saved.get("world_size", 1)) != world.size:
+        raise ValueError(f"--resume: the run was trained by {saved.get('world_size', 1)} "
+                         f"process(es), this is {world.size}; resume it with torchrun "
+                         f"--nproc-per-node {saved.get('world_size', 1)} (or without torchrun "
+                         "for 1)")
 
 
 def train_language_model(
@@ -162,58 +155,99 @@ def train_language_model(
     RNG, so the caller's global RNG state is left as it was. A corpus whose valid or test
     split cannot be scored is refused before training (:func:`check_scorable`); a loss that
     becomes NaN or infinite raises :class:`~rnnlab.train.divergence.TrainingDivergedError`.
+
+    In a torchrun process group (:mod:`rnnlab.train.distributed`) every rank calls this with
+    the same arguments: ``batch_size`` streams per rank on its own slice of the stream; rank
+    0 alone holds the run directory's lock (:mod:`rnnlab.train.run_lock`), writes it and logs.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"run_dir={str(run_dir)!r} is a file, not a directory")
     check_scorable(corpus, train_config.eval_batch_size, train_config.bptt)
-    spec = dict(corpus_spec or {})
+    world = current_world()
+    train_ids = lm_train_slice(corpus.train, train_config.batch_size, world)
     checkpoint = run_dir / CHECKPOINT
-    if checkpoint.exists() and not resume:
-        raise ValueError(f"{checkpoint} exists; pass resume=True (--resume) or a new run dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def lock_and_read() -> dict[str, Any] | None:
+        held.enter_context(run_lock(run_dir, "--out"))
+        if checkpoint.exists() and not resume:
+            raise ValueError(f"{checkpoint} exists; pass resume=True (--resume) or a new run dir")
+        return load_checkpoint(checkpoint) if checkpoint.exists() else None
+
+    with ExitStack() as held:
+        saved = world.on_main(lock_and_read)
+        return _train(corpus, train_ids, model_config, train_config, run_dir,
+                      dict(corpus_spec or {}), saved, world=world, progress=progress,
+                      log=log if world.is_main else lambda _: None)
+
+
+def _train(
+    corpus: LMCorpus,
+    train_ids: Any,
+    model_config: LanguageModelConfig,
+    train_config: LMTrainConfig,
+    run_dir: Path,
+    spec: dict[str, Any],
+    saved: dict[str, Any] | None,
+    *,
+    world: World,
+    progress: bool,
+    log: Log,
+) -> LMRunResult:
+    checkpoint = run_dir / CHECKPOINT
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
         model = LanguageModel(model_config)
+        if not world.is_main:  # the same initial weights, but dropout masks of its own
+            torch.manual_seed(part_seed(train_config.seed, f"lm/rank{world.rank}"))
         optimizer = torch.optim.SGD(model.parameters(), lr=train_config.learning_rate)
+        trainer = None if world.size == 1 else ReplicatedLM(model, world)
         history: list[EpochMetrics] = []
-        if resume and checkpoint.exists():
-            saved = load_checkpoint(checkpoint)
-            _check_resumable(saved, model_config, train_config, corpus, spec)
+        if saved is not None:
+            _check_resumable(saved, model_config, train_config, corpus, spec, world)
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             history = [EpochMetrics.from_dict(record) for record in saved["history"]]
-            restore_rng_state(saved["rng"])
+            restore_rng_state(saved["rng"] if world.is_main
+                              else saved["rank_rng"][world.rank - 1])
             log(f"resuming {run_dir} after epoch {saved['epoch']}")
-        batches = TBPTTBatches.from_ids(corpus.train, train_config.batch_size, train_config.bptt)
-        valid_ids = _as_ids(corpus.valid)
+        batches = TBPTTBatches.from_ids(train_ids, train_config.batch_size, train_config.bptt)
+        valid_ids = _as_ids(corpus.valid[: train_config.max_eval_tokens])  # None: all
         for epoch in range(len(history) + 1, train_config.epochs + 1):
             record = run_epoch(
-                model, batches, valid_ids, optimizer, train_config, epoch, progress=progress
-            )
-            history.append(record)
-            save_checkpoint(
-                checkpoint,
-                _payload(model, optimizer, model_config, train_config, corpus, spec, epoch,
-                         history),
+                model, batches, valid_ids, optimizer, train_config, epoch,
+                progress=progress and world.is_main, world=world, trainer=trainer,
             )  # fmt: skip
-            _write_history(run_dir, history, None)
+            history.append(record)
+            rng = world.gather(capture_rng_state())  # every rank's, for an exact resume
+            if world.is_main:
+                payload = _payload(model, optimizer, model_config, train_config, corpus, spec,
+                                   epoch, history)
+                save_checkpoint(checkpoint, {**payload, "rank_rng": rng[1:],
+                                             "world_size": world.size})
+                _write_history(run_dir, history, None)
             log(
                 f"epoch {epoch}/{train_config.epochs}  lr {record.learning_rate:.4g}  "
                 f"train ppl {record.train_perplexity:.2f}  valid ppl "
                 f"{record.valid_perplexity:.2f}  ({record.seconds:.0f} s)"
             )
-        valid, test = score_splits(model, corpus, train_config.eval_batch_size, train_config.bptt)
+        valid, test = score_splits(model, corpus, train_config.eval_batch_size, train_config.bptt,
+                                   world=world, progress=progress and world.is_main)
     final = {"valid_perplexity": valid.perplexity, "test_perplexity": test.perplexity}
-    _write_history(run_dir, history, final)
+    if world.is_main:
+        _write_history(run_dir, history, final)
     log(f"final: valid ppl {valid.perplexity:.2f}  test ppl {test.perplexity:.2f}")
     return LMRunResult(tuple(history), valid, test, checkpoint)
 
 
 def score_splits(
-    model: LanguageModel, corpus: LMCorpus, batch_size: int, bptt: int
+    model: LanguageModel, corpus: LMCorpus, batch_size: int, bptt: int, *,
+    world: World = SINGLE, progress: bool = False,
 ) -> tuple[SplitScore, SplitScore]:
-    """Valid and test scores of ``model`` (eval mode, state carried through each split)."""
-    valid = evaluate(model, _as_ids(corpus.valid), batch_size, bptt)
-    test = evaluate(model, _as_ids(corpus.test), batch_size, bptt)
+    """Valid and test scores of ``model`` (eval mode, state carried through each split);
+    ``progress`` shows a bar per split on a terminal."""
+    valid = evaluate(model, _as_ids(corpus.valid), batch_size, bptt, world=world,
+                     progress=progress, description="score valid")
+    test = evaluate(model, _as_ids(corpus.test), batch_size, bptt, world=world,
+                    progress=progress, description="score test")
     return valid, test

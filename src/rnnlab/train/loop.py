@@ -18,9 +18,11 @@ from torch import nn
 from rnnlab.data import BucketConfig, batch_tensors, bucket_batches
 from rnnlab.data.prepare import EncodedSplit
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.distributed import SINGLE, World, unwrap
 from rnnlab.train.divergence import check_finite, classifier_advice
 from rnnlab.train.metrics import classification_loss, correct_count, is_masked
 from rnnlab.train.progress import EpochBar
+from rnnlab.train.shards import shard_batch
 
 
 def epoch_batches(
@@ -41,38 +43,48 @@ def train_one_epoch(
     config: TrainConfig,
     bar: EpochBar,
     epoch: int | None = None,
+    world: World = SINGLE,
 ) -> tuple[float, float]:
     """One pass over ``batches``; returns the example-weighted mean (loss, accuracy).
+
+    In a process group (``world``, ``model`` wrapped in DDP) each rank trains on its piece
+    of every batch (:func:`~rnnlab.train.distributed.shard_batch`) and the means are over
+    all ranks' examples.
 
     A NaN or infinite batch loss raises :class:`~rnnlab.train.divergence.TrainingDivergedError`
     before that batch updates the weights (``epoch`` only names where, in the message).
     """
     model.train()
     # An unmasked model reads the padding, so it must get all of it (Keras's fixed width).
-    trim = is_masked(model)
+    trim = is_masked(unwrap(model))
     total_loss, correct, seen = 0.0, 0, 0
-    for number, index in enumerate(bar, start=1):
+    for number, batch in enumerate(bar, start=1):
+        index, weight = shard_batch(batch, world)
         ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,
                                              padding=padding, trim=trim)
         optimizer.zero_grad(set_to_none=True)
         logits = model(ids, lengths)
         loss = classification_loss(logits, labels)
         batch_loss = float(loss.detach())
+        batch_loss = world.finite_or_nan(batch_loss)
         if not math.isfinite(batch_loss):
             bar.close()
             where = f"batch {number} of {len(batches)}"
             check_finite(batch_loss, f"the training loss of {where}"
                          + ("" if epoch is None else f" in epoch {epoch}"),
                          advice=classifier_advice(config.lr, config.clip_grad_norm))
-        loss.backward()
+        (loss if weight == 1.0 else loss * weight).backward()
         if config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
         optimizer.step()
+        if weight == 0.0:  # a stand-in example (see shard_batch): not part of the epoch
+            continue
         total_loss += batch_loss * len(index)
         correct += correct_count(logits.detach(), labels)
         seen += len(index)
         bar.update_metrics(total_loss / seen, correct / seen)
     bar.close()
+    total_loss, correct, seen = world.sum(total_loss, correct, seen)
     if seen == 0:
         raise ValueError("the training split is empty: nothing to train on")
     return total_loss / seen, correct / seen

@@ -7,14 +7,18 @@ multi-class models emit ``(batch, classes)`` logits and train with softmax cross
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from rnnlab._epoch_metrics import EpochMetrics as EpochMetrics  # defined torch-free, for the store
 from rnnlab.data import batch_tensors
 from rnnlab.data.prepare import EncodedSplit
+from rnnlab.train.progress import progress_enabled
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -52,12 +56,13 @@ def index_batches(count: int, batch_size: int) -> list[np.ndarray]:
 
 @torch.no_grad()
 def evaluate_split(
-    model: nn.Module, split: EncodedSplit, *, padding: str, batch_size: int = 256
+    model: nn.Module, split: EncodedSplit, *, padding: str, batch_size: int = 256,
+    progress: bool = False, description: str = "eval",
 ) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on ``split``, in eval mode.
 
     Batches are trimmed to their longest sequence only when the model is masked (see
-    :func:`is_masked`).
+    :func:`is_masked`). ``progress`` shows a bar on a terminal (never in a log or a pipe).
     """
     if len(split) == 0:
         return float("nan"), float("nan")
@@ -65,7 +70,9 @@ def evaluate_split(
     model.eval()
     trim = is_masked(model)
     total_loss, correct = 0.0, 0
-    for index in index_batches(len(split), batch_size):
+    batches = index_batches(len(split), batch_size)
+    for index in tqdm(batches, desc=description, unit="batch", leave=False, file=sys.stderr,
+                      disable=not progress_enabled(progress)):
         ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,
                                              padding=padding, trim=trim)
         logits = model(ids, lengths)

@@ -45,9 +45,11 @@ def predict_texts(
 
 
 def evaluate_run(
-    run: SavedClassifierRun, dataset: TextDataset, split: str = "test", batch_size: int = 256
+    run: SavedClassifierRun, dataset: TextDataset, split: str = "test", batch_size: int = 256,
+    progress: bool = False,
 ) -> dict[str, float | int | str]:
-    """Loss and accuracy of a saved run on ``dataset``'s ``split``.
+    """Loss and accuracy of a saved run on ``dataset``'s ``split`` (``progress``: a bar on a
+    terminal).
 
     The dataset's labels must be the run's (same names, same order).
     """
@@ -62,5 +64,6 @@ def evaluate_run(
                          "evaluate; choose another split")
     encoded = encode_split(texts, run.vocab, run.encoding)
     loss, accuracy = evaluate_split(run.model, encoded, padding=run.encoding.padding,
-                                    batch_size=batch_size)
+                                    batch_size=batch_size, progress=progress,
+                                    description=f"evaluate {split}")
     return {"split": split, "examples": len(encoded), "loss": loss, "accuracy": accuracy}

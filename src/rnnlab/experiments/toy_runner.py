@@ -1,0 +1,71 @@
+"""One claimed toy run, trained and recorded: the toy kind of ``runner.train_one_run``.
+
+The run's directory (``runs/<task-T>/<cell>/run<r>``) holds what
+:func:`rnnlab.train.toy_run.train_toy` writes (checkpoint, config, metrics); a
+quote-detection run also gets ``units.json``, ``units.png`` and ``states.html``, the
+units that best separate "inside a quotation" from "outside" on the held-out text
+(:mod:`rnnlab.diagnostics.quote_units`), which the report shows beside the loss curves.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rnnlab.experiments.store import ResultStore
+from rnnlab.experiments.store_records import EpochMetrics, RunRow
+
+__all__ = ["is_toy_run", "toy_run_directory", "train_toy_run"]
+
+
+def toy_run_directory(study_dir: Path, run: RunRow) -> Path:
+    """``runs/<task-T>/<cell>/run<r>``: a toy study holds several lengths of one cell."""
+    return study_dir / "runs" / run.dataset / run.arrangement / f"run{run.run_index}"
+
+
+def is_toy_run(run: RunRow) -> bool:
+    """Toy runs carry their task in the config (classifier runs have none)."""
+    return "task" in run.config
+
+
+def train_toy_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
+                  progress: bool = False) -> None:
+    """Train (or resume) one claimed toy run, recording each evaluation as an epoch."""
+    from rnnlab.data.toys import ToyTaskConfig
+    from rnnlab.models.toys import ToyModelConfig
+    from rnnlab.train.toy_run import ToyTrainConfig, train_toy
+
+    config = run.config
+    out_dir = toy_run_directory(study_dir, run)
+    started = time.perf_counter()
+    previous_seconds = 0.0
+
+    def record(metrics: EpochMetrics) -> None:
+        nonlocal previous_seconds
+        store.record_epoch(run.id, metrics, checkpoint_path=out_dir / "checkpoint.pt")
+        previous_seconds += metrics.seconds or 0.0
+
+    try:
+        try:
+            task = ToyTaskConfig.from_dict(config["task"])
+            prepared = data.by_condition[task.condition]
+            store.discard_epochs_after(run.id, 0)  # the checkpoint replays what it holds
+            result = train_toy(ToyModelConfig.from_dict(config["model"]), prepared,
+                               ToyTrainConfig.from_dict(config["training"]), seed=run.seed,
+                               out_dir=out_dir, on_record=record)
+            if task.task == "quotes":
+                from rnnlab.diagnostics.quote_units import write_quote_units
+
+                write_quote_units(result.model, prepared, out_dir)
+        except Exception:  # recorded in the store and the report; the study goes on
+            store.fail_run(run.id, traceback.format_exc())
+            return
+        final = result.final
+        store.finish_run(run.id, test_accuracy=final.test_accuracy, test_loss=final.test_loss,
+                         wall_seconds=max(previous_seconds, time.perf_counter() - started),
+                         checkpoint_path=out_dir / "checkpoint.pt")
+    except KeyboardInterrupt:
+        store.release_claims(run.study_id)
+        raise

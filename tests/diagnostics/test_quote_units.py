@@ -1,0 +1,86 @@
+"""The quote-unit search finds a planted unit: a hand-built LSTM whose unit 3 holds the quote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.data.toys import ToyTaskConfig
+from rnnlab.diagnostics.quote_units import find_quote_units, write_quote_units
+from rnnlab.models.toys import ToyModel, ToyModelConfig
+from rnnlab.train.toy_tasks import ToyData
+
+HIDDEN, PLANTED, K = 6, 3, 20.0
+
+
+def _text(seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    words = ["he", "said", "then", "left", "yes", "no", "way", "fine", "the", "door"]
+    pieces = []
+    for _ in range(40):
+        narration = " ".join(rng.choice(words, size=rng.integers(2, 6)))
+        speech = " ".join(rng.choice(words, size=rng.integers(1, 5)))
+        pieces.append(f"{narration} “{speech}” ")
+    return "".join(pieces)
+
+
+def _planted_model(alphabet: str) -> ToyModel:
+    """Unit 3's cell: set to +1 at “ (input gate open, forget gate shut, candidate +1), to -1
+    at ”, kept (forget gate open) everywhere else; every other unit is seeded noise."""
+    torch.manual_seed(0)
+    model = ToyModel(ToyModelConfig("quotes", cell="lstm", hidden_size=HIDDEN,
+                                    classes=len(alphabet) + 1, embedding_size=4))
+    with torch.no_grad():
+        embedding = model.embedding.weight  # dims 0, 1: the quote marks; 2, 3: noise
+        embedding[:, :2] = 0
+        embedding[alphabet.index("“") + 1, :2] = torch.tensor([1.0, 0.0])
+        embedding[alphabet.index("”") + 1, :2] = torch.tensor([0.0, 1.0])
+        w_ih, b_ih = model.rnn.weight_ih_l0, model.rnn.bias_ih_l0
+        w_hh, b_hh = model.rnn.weight_hh_l0, model.rnn.bias_hh_l0
+        gate = {name: index * HIDDEN + PLANTED for index, name in enumerate("ifgo")}
+        for row in gate.values():
+            w_ih[row], w_hh[row], b_ih[row], b_hh[row] = 0, 0, 0, 0
+        w_ih[gate["i"], :2], b_ih[gate["i"]] = K, -K / 2
+        w_ih[gate["f"], :2], b_ih[gate["f"]] = -K, K / 2
+        w_ih[gate["g"], :2] = torch.tensor([K, -K])
+        b_ih[gate["o"]] = K
+    return model
+
+
+def _data(text: str) -> ToyData:
+    alphabet = "".join(sorted(set(text)))
+    empty = (np.zeros((0, 1), dtype=np.int64),) * 2
+    return ToyData(ToyTaskConfig("quotes"), 0.0, empty, empty, len(alphabet) + 1,
+                   alphabet=alphabet, test_text=text)
+
+
+def test_the_planted_unit_comes_first_with_auroc_one():
+    text = _text()
+    found = find_quote_units(_planted_model(_data(text).alphabet), _data(text))
+    name, score = found.best()
+    assert name in (f"c {PLANTED}", f"h {PLANTED}")
+    assert score.auroc > 0.999
+    others = [s.auroc for n, s in zip(found.names, found.scores) if n.split()[1] != "3"]
+    assert max(abs(a - 0.5) for a in others) < 0.49  # noise units separate less well
+    assert len(found.names) == 2 * HIDDEN  # h and c of every unit were ranked
+
+
+def test_write_quote_units_leaves_the_ranking_the_picture_and_the_explorer(tmp_path):
+    text = _text(1)
+    data = _data(text)
+    write_quote_units(_planted_model(data.alphabet), data, tmp_path)
+    units = json.loads((tmp_path / "units.json").read_text(encoding="utf-8"))
+    assert units["units"][0]["name"].endswith(f" {PLANTED}")
+    assert units["units"][0]["auroc"] == pytest.approx(1.0, abs=1e-3)
+    assert (tmp_path / "units.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<!DOCTYPE html>" in (tmp_path / "states.html").read_text(encoding="utf-8")
+
+
+def test_a_text_without_quotations_is_refused():
+    text = "no quotes here at all, only narration " * 5 + "“”"
+    data = _data(text)
+    with pytest.raises(ValueError, match="has no quotation"):
+        find_quote_units(_planted_model(data.alphabet), data, text=text[:50])
