@@ -16,7 +16,7 @@ from pathlib import Path
 
 __all__ = ["CommandParser", "DefaultsHelpFormatter", "add_threads_option",
            "add_worker_threads_option", "apply_threads", "check_out_dir", "int_at_least",
-           "thread_count"]
+           "study_exit_code", "thread_count"]
 
 THREADS_HELP = ("torch CPU threads for this process (default: torch's choice, one per core). "
                 "rnnlab sets OMP_WAIT_POLICY=PASSIVE unless you set it, so idle threads sleep "
@@ -133,3 +133,13 @@ def missing_extra_is_bad_input(handler):
             raise ValueError(str(error)) from None
 
     return run
+
+
+def study_exit_code(outcome) -> int:
+    """Print a finished study's run counts and report paths; 1 if any run failed, else 0."""
+    counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
+                       if count)
+    print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")
+    if outcome.report_markdown is not None:
+        print(f"report: {outcome.report_html}\n        {outcome.report_markdown}")
+    return 0 if not outcome.status_counts.get("failed") else 1

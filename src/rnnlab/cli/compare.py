@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rnnlab.cli.common import add_worker_threads_option
+from rnnlab.cli.common import add_worker_threads_option, study_exit_code
 from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 
 
@@ -114,12 +114,7 @@ def _compare(args: argparse.Namespace) -> int:
     except StudyInterruptedError as interrupted:
         print(f"rnnlab compare: {interrupted}", file=sys.stderr)
         return 130
-    counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
-                       if count)
-    print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")
-    if outcome.report_markdown is not None:
-        print(f"report: {outcome.report_html}\n        {outcome.report_markdown}")
-    return 0 if not outcome.status_counts.get("failed") else 1
+    return study_exit_code(outcome)
 
 
 def _size(study) -> str:

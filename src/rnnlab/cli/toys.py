@@ -17,7 +17,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from rnnlab.cli.common import add_worker_threads_option, check_out_dir
+from rnnlab.cli.common import add_worker_threads_option, check_out_dir, study_exit_code
 
 TASKS = ("adding", "copy", "quotes")
 
@@ -126,9 +126,4 @@ def run_toys(args: argparse.Namespace) -> int:
     except StudyInterruptedError as interrupted:
         print(f"rnnlab toys: {interrupted}", file=sys.stderr)
         return 130
-    counts = ", ".join(f"{count} {status}" for status, count in outcome.status_counts.items()
-                       if count)
-    print(f"runs: {counts}; {outcome.wall_seconds / 60:.1f} min")
-    if outcome.report_markdown is not None:
-        print(f"report: {outcome.report_html}\n        {outcome.report_markdown}")
-    return 0 if not outcome.status_counts.get("failed") else 1
+    return study_exit_code(outcome)
