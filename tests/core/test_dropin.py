@@ -239,6 +239,31 @@ def test_torch_export_traces_lengths_without_data_dependent_branches(kind):
         torch.testing.assert_close(got.final_states, want.final_states)
 
 
+def test_the_loop_free_final_cell_state_used_while_tracing_equals_the_loop():
+    """While tracing, c_n with lengths comes from a closed form (no loop over time, so an
+    exported graph keeps time dynamic: tests/export); it must equal the step-by-step scan,
+    over 300 steps and lengths 0, 1 and full."""
+    from rnnlab.core.directions import Steps, _final_cell_state, _final_cell_state_closed_form
+
+    torch.manual_seed(0)
+    batch, time, hidden = 5, 300, 6
+    x, h = torch.randn(batch, time, INPUT), 0.5 * torch.randn(batch, time, hidden)
+    h0, c0 = torch.randn(batch, hidden), torch.randn(batch, hidden)
+    weights = [torch.randn(4 * hidden, INPUT), 0.5 * torch.randn(4 * hidden, hidden),
+               torch.randn(4 * hidden), torch.randn(4 * hidden)]
+    lengths = torch.tensor([time, 1, 0, 150, time - 1])
+    steps = Steps(lengths, rnnlab.lengths_to_mask(lengths, time, "post"))
+    scanned = _final_cell_state(weights, True, x, h, (h0, c0), steps)
+    previous = torch.cat([h0.unsqueeze(1), h[:, :-1]], dim=1)
+    gates = (torch.nn.functional.linear(x, weights[0], weights[2])
+             + torch.nn.functional.linear(previous, weights[1], weights[3]))
+    i, f, g, _ = gates.chunk(4, dim=-1)
+    closed = _final_cell_state_closed_form(torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g),
+                                           c0, steps)
+    torch.testing.assert_close(closed, scanned, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(closed[2], c0[2])  # length 0: the start state
+
+
 def test_torch_export_with_a_mask_needs_the_padding_side():
     layer = rnnlab.LSTM(INPUT, HIDDEN, batch_first=True).eval()
     x, lengths = torch.randn(BATCH, TIME, INPUT), torch.tensor([4, 2, 1])

@@ -60,8 +60,10 @@ def _add_data_options(parser: argparse.ArgumentParser, *, required: bool,
                        help="seed of the train/valid(/test) split (default 0)")
 
 
-def _load(args: argparse.Namespace, data: str):
+def _load(args: argparse.Namespace, data: str, *, for_training: bool = False):
     kwargs: dict[str, Any] = {"valid_fraction": args.valid_fraction, "seed": args.split_seed}
+    if for_training and data not in dataset_names():
+        kwargs["min_classes"] = 2  # one class: refused before anything is written
     given = {name: getattr(args, name) for name in _USER_DATA_OPTIONS
              if getattr(args, name) is not None}
     if given and data in dataset_names():
@@ -153,7 +155,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    dataset = _load(args, args.data)
+    dataset = _load(args, args.data, for_training=True)
     encoding = EncodingConfig(maxlen=args.maxlen, padding=args.padding,
                               truncating=args.padding)
     data = encode_dataset(dataset, vocab_config=VocabConfig(max_size=args.vocab_size),

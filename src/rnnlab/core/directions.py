@@ -37,7 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnlab.core.cells import RecurrentCell
 from rnnlab.core.fused import call_kernel, call_kernel_packed, native_kind_of
 from rnnlab.core.kernels import ops as native_ops
-from rnnlab.core.padding import zero_padding
+from rnnlab.core.padding import is_tracing, zero_padding
 from rnnlab.core.scan import scan
 
 FinalState = tuple[torch.Tensor, ...] | Callable[[], tuple[torch.Tensor, ...]]
@@ -107,10 +107,28 @@ def _final_cell_state(
     gates = F.linear(x, w_ih, b_ih) + F.linear(h_prev, w_hh, b_hh)
     i, f, g, _ = gates.chunk(4, dim=-1)
     i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    if is_tracing():
+        return _final_cell_state_closed_form(i, f, g, c0, steps)
     c = c0
     for t in range(x.shape[1]):
         c = torch.where(steps.real[:, t].unsqueeze(-1), f[:, t] * c + i[:, t] * g[:, t], c)
     return torch.where(steps.empty, c0, c)
+
+
+def _final_cell_state_closed_form(i, f, g, c0, steps: Steps) -> torch.Tensor:
+    """The same ``c`` without a loop over time, so a traced graph serves any time.
+
+    With forget gates 1 and no input past each row's end, ``c_T = Π_t f_t · c_0 +
+    Σ_s (Π_{t>s} f_t) · i_s g_s``. The products are sums of ``log f`` (a cumulative sum),
+    in float64: their differences would lose digits in float32 over long sequences.
+    ``i, f, g (batch, time, hidden)``; ``c0 (batch, hidden)``.
+    """
+    real = steps.real.unsqueeze(-1)
+    log_f = torch.where(real, torch.log(f.double().clamp_min(1e-300)), 0.0)
+    contribution = torch.where(real, (i * g).double(), 0.0)
+    after = log_f.sum(dim=1, keepdim=True) - log_f.cumsum(dim=1)  # Σ_{t>s} log f_t
+    c = (torch.exp(after) * contribution).sum(dim=1) + torch.exp(log_f.sum(dim=1)) * c0.double()
+    return c.to(c0.dtype)
 
 
 def run_packed(

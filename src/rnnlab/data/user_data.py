@@ -125,11 +125,14 @@ def load_user_data(
     test_fraction: float = 0.2,
     seed: int = 0,
     name: str | None = None,
+    min_classes: int = 1,
 ) -> TextDataset:
     """A ``TextDataset`` from the user's files (see the module docstring for layouts).
 
     ``label_names`` fixes the classes and their order; every one of them must then have
-    training examples.
+    training examples. ``min_classes=2`` refuses training data of one class (what
+    ``rnnlab train`` asks for: a classifier cannot learn from it), naming the file and the
+    label field.
     """
     check_fractions(valid_fraction=valid_fraction, test_fraction=test_fraction)
     root = Path(path)
@@ -139,7 +142,7 @@ def load_user_data(
         root = root / "train"
     train_examples = read_examples(root, text_field, label_field, "path")
     labels_seen = label_order([e[1] for e in train_examples])
-    if len(labels_seen) < 2:
+    if len(labels_seen) < min_classes:
         raise DataError(_one_class_message(root, labels_seen, len(train_examples), label_field))
     if label_names is None:
         label_names = labels_seen

@@ -8,9 +8,9 @@
 Which runs export, and with which time axis (:func:`time_axis`):
 
 * cells with a fused torch kernel (lstm, gru, rnn_tanh, rnn_relu) export with batch and time
-  dynamic, except an LSTM that reads ``lengths`` (a masked classifier): rnnlab rebuilds its
-  final cell state with a Python loop over time (core/directions.py ``_final_cell_state``,
-  which core/layers.py computes eagerly while tracing), so the exporter fixes time; such a
+  dynamic, except an LSTM that reads ``lengths`` (a masked classifier): its final cell state
+  is loop-free while tracing (core/directions.py ``_final_cell_state_closed_form``), but the
+  exporter still specialises time (a guard ``time - 1 != 1``, source not yet found); such a
   model exports with time fixed to the run's ``maxlen`` (every input is padded to it, as in
   training);
 * the LSTM variants (peephole, cifg, layernorm) have no fused kernel and run as a Python loop
@@ -95,8 +95,8 @@ def time_axis(kind: str, cell: str, masked: bool, maxlen: int | None, model_form
                 f"{list(FUSED_CELLS)} (use --format torch-export for a classifier)")
         return _fixed_time(kind, cell, maxlen, "it runs as a Python loop over time")
     if cell == "lstm" and masked:
-        return _fixed_time(kind, cell, maxlen, "its final cell state is rebuilt by a Python "
-                                               "loop over time when lengths are given")
+        return _fixed_time(kind, cell, maxlen, "with lengths, torch.export still specialises "
+                                               "its time axis (a guard on time - 1)")
     return None
 
 
