@@ -161,3 +161,19 @@ def test_cli_reports_bad_study_keys_in_one_line(tmp_path, capsys):
     assert main(["compare", "--study", str(bad)]) == 2
     error = capsys.readouterr().err
     assert "unknown study key(s) ['epocs']" in error and "Traceback" not in error
+
+
+def test_an_error_inside_the_interrupt_guard_propagates_where_sigint_is_ignored():
+    """A background job (CI, nohup) ignores SIGINT; a ValueError of the block (a damaged
+    store) once made the guard yield twice ("generator didn't stop after throw()")."""
+    import signal
+
+    from rnnlab.experiments.runner import _interrupt_once
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(ValueError, match="damaged"), _interrupt_once():
+            raise ValueError("damaged store")
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

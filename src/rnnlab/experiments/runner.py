@@ -149,19 +149,22 @@ def _interrupt_once() -> Iterator[None]:
     Nothing changes where SIGINT is ignored already (a background job) or off the main
     thread (where handlers cannot be set).
     """
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is signal.SIG_IGN:
-            yield
-            return
-        signal.signal(signal.SIGINT, _interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
+    # The yields stay outside the try that catches ValueError: an error of the block (a
+    # StoreDamagedError is a ValueError) must propagate, not be taken for "not the main
+    # thread" (which made contextlib raise "generator didn't stop after throw()").
+    previous = signal.getsignal(signal.SIGINT)
+    installed = False
+    if previous is not signal.SIG_IGN:
+        try:
+            signal.signal(signal.SIGINT, _interrupt)
+            installed = True
+        except ValueError:  # not the main thread
+            pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if installed:
+            signal.signal(signal.SIGINT, previous)
 
 
 def move_store_aside(store_path: Path) -> Path:
