@@ -80,6 +80,54 @@ def test_gru_and_layer_norm_kernels_pass_gradcheck(with_mask):
         tuple(t.requires_grad_() for t in ln_inputs))
 
 
+
+@pytest.mark.parametrize("kind", ["gru", "lstm", "peephole", "cifg", "layernorm"])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_inference_keeps_no_steps_and_computes_the_same_numbers(kind, with_mask):
+    """Without a graph the kernels keep one step's scratch and two state slices in turn
+    (save=False); outputs and final states must equal the saving pass's bit for bit, and the
+    per-step buffers it returns must be one step long (time 7: an odd count, so the final
+    state comes from the second slice)."""
+    torch.manual_seed(3)
+    time, batch, hidden = 7, 5, 4
+    gates = {"gru": 3, "cifg": 3}.get(kind, 4)
+    gi, h0, c0 = (torch.randn(time, batch, gates * hidden), torch.randn(batch, hidden),
+                  torch.randn(batch, hidden))
+    w, b = 0.5 * torch.randn(gates * hidden, hidden), torch.randn(gates * hidden)
+    mask = (torch.rand(batch, hidden) > 0.3).float() / 0.7 if with_mask else None
+    lengths = torch.tensor([7, 3, 0, 1, 6])
+    if kind == "gru":
+        def run(save):
+            return torch.ops.rnnlab.gru_forward(gi, h0, w, b, lengths, mask, save=save)
+        finals = 2
+    elif kind == "layernorm":
+        norms = (torch.empty(4 * hidden).uniform_(0.5, 1.5), 0.3 * torch.randn(4 * hidden),
+                 torch.empty(hidden).uniform_(0.5, 1.5), 0.3 * torch.randn(hidden))
+
+        def run(save):
+            return torch.ops.rnnlab.ln_lstm_forward(gi, h0, c0, w, b, *norms, 1e-5, lengths,
+                                                    mask, save=save)
+        finals = 3
+    else:
+        peephole = torch.randn(3, hidden) if kind == "peephole" else None
+
+        def run(save):
+            return torch.ops.rnnlab.lstm_forward(ops.LSTM_KINDS[kind], gi, h0, c0, w, b,
+                                                 peephole, lengths, mask, save=save)
+        finals = 3
+    saved, kept = run(True), run(False)
+    for got, want in zip(kept[:finals], saved[:finals]):
+        assert torch.equal(got, want)
+    assert all(buffer.shape[0] in (1, 2) for buffer in kept[finals:])
+    # ... and the layers take that path under no_grad, with the same outputs
+    layer = _layer(kind, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 7, 3)
+    with torch.no_grad():
+        inferred = layer(x, lengths=lengths, padding="pre")
+    trained = layer(x, lengths=lengths, padding="pre")
+    assert torch.equal(inferred.output, trained.output.detach())
+    assert torch.equal(inferred.h_n, trained.h_n.detach())
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layout", [
     {"num_layers": 1, "bidirectional": False, "lengths": None, "padding": "post"},

@@ -168,11 +168,11 @@ def test_an_error_inside_the_interrupt_guard_propagates_where_sigint_is_ignored(
     store) once made the guard yield twice ("generator didn't stop after throw()")."""
     import signal
 
-    from rnnlab.experiments.runner import _interrupt_once
+    from rnnlab.experiments.interrupts import interrupt_once
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with pytest.raises(ValueError, match="damaged"), _interrupt_once():
+        with pytest.raises(ValueError, match="damaged"), interrupt_once():
             raise ValueError("damaged store")
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:

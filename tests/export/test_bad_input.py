@@ -88,7 +88,7 @@ def test_an_export_that_fails_validation_leaves_no_directory(tmp_path, monkeypat
     never becomes an export directory."""
     model = _classifier()
     monkeypatch.setattr(torch_export_module, "save_program",
-                        lambda graph, ids, lengths, dynamic_time, path: path.write_bytes(b"x"))
+                        lambda graph, inputs, dynamic_time, path: path.write_bytes(b"x"))
     monkeypatch.setattr(torch_export_module, "load_program",
                         lambda path: _Shifted(ClassifierGraph(model)))
     with pytest.raises(ValidationError, match=r"differs from PyTorch by up to 0\.01"):
@@ -131,3 +131,48 @@ def test_validation_lengths_include_one_and_the_longest():
     assert validation_lengths(1) == [1, 1, 1, 1, 1]
     assert all(1 <= n <= 100 for n in validation_lengths(100))
     assert np.isin([1, 100], validation_lengths(100)).all()
+
+
+def _tagger_vocabs_and_model(cell: str, char_features: str = "cnn"):
+    from rnnlab.data.vocab import VocabConfig
+    from rnnlab.models.tagger import Tagger, TaggerConfig
+    from rnnlab.train.tagger_data import TaggerVocabs
+
+    vocabs = TaggerVocabs(VOCAB, Vocab.fit([list("abcde")], VocabConfig()), ("N", "V", "."))
+    config = TaggerConfig(vocab_size=len(VOCAB), num_chars=len(vocabs.chars), num_tags=3,
+                          word_embedding_size=5, char_embedding_size=4, char_size=3,
+                          hidden_size=6, cell=cell, crf=True, char_features=char_features)
+    return vocabs, Tagger(config).eval()
+
+
+def test_tagger_with_a_loop_cell_is_refused_in_both_formats(tmp_path):
+    from rnnlab.export import export_tagger
+
+    vocabs, model = _tagger_vocabs_and_model("peephole")
+    with pytest.raises(ValueError, match="--format onnx cannot export cell 'peephole'"):
+        export_tagger(model, vocabs, tmp_path / "out", "onnx")
+    with pytest.raises(ValueError, match="cannot export cell 'peephole' for a tagger: it runs "
+                                         "as a Python loop over time"):
+        export_tagger(model, vocabs, tmp_path / "out", "torch-export")
+    _nothing_written(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.parametrize("model_format", ["onnx", "torch-export"])
+def test_tagger_with_a_character_lstm_is_refused_and_says_why(tmp_path, model_format):
+    from rnnlab.export import export_tagger
+
+    vocabs, model = _tagger_vocabs_and_model("lstm", char_features="lstm")
+    with pytest.raises(ValueError, match=r"cannot export a tagger with char_features 'lstm': "
+                                         r".*supports char_features \['cnn', 'none'\]"):
+        export_tagger(model, vocabs, tmp_path / "out", model_format)
+    _nothing_written(tmp_path, tmp_path / "out")
+
+
+def test_tagger_run_refuses_pre_padding_and_names_the_fix(tmp_path):
+    from tests.export.tagger_fixture import train_tiny_tagger
+
+    run_dir = train_tiny_tagger(tmp_path / "run")
+    with pytest.raises(ValueError, match="--padding 'pre': a tagger takes post padding .*omit "
+                                         "--padding"):
+        export_run(run_dir, tmp_path / "out", padding="pre")
+    _nothing_written(tmp_path, tmp_path / "out")

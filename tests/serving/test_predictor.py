@@ -36,6 +36,31 @@ NO_TORCH = textwrap.dedent(
 )
 
 
+def run_without_torch(body: str) -> list[str]:
+    """Run ``body`` in a fresh interpreter where importing torch fails (checked first);
+    its stdout lines, after asserting it exited 0 and never loaded a torch module."""
+    code = NO_TORCH + textwrap.dedent(
+        """
+        try:
+            import torch
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("torch was importable: the test proves nothing")
+        """
+    ) + textwrap.dedent(body) + textwrap.dedent(
+        """
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "torch"))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    *lines, modules = done.stdout.strip().splitlines()
+    assert modules == "[]"
+    return lines
+
+
 @pytest.fixture(scope="module")
 def run_and_export(tmp_path_factory):
     """A one-epoch masked GRU (pre padding, maxlen 20) and its ONNX export."""
@@ -71,26 +96,14 @@ def test_batch_tokenisation_trims_a_masked_batch_to_its_longest_text(run_and_exp
 
 def test_predictor_runs_where_torch_cannot_be_imported(run_and_export):
     run_dir, export_dir = run_and_export
-    code = NO_TORCH + textwrap.dedent(
+    lines = run_without_torch(
         f"""
         import json
-        try:
-            import torch
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("torch was importable: the test proves nothing")
         from rnnlab.serving import Predictor
         predictions = Predictor({str(export_dir)!r}).predict({TEXTS!r})
         print(json.dumps([[p.label, p.probabilities] for p in predictions]))
-        print(sorted(m for m in sys.modules if m.split(".")[0] == "torch"))
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "[]"
     want = predict_texts(load_run(run_dir, "classifier"), TEXTS)
     for (label, probabilities), theirs in zip(json.loads(lines[0]), want, strict=True):
         assert label == theirs.label

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "rnnlab.cli.train",
     "rnnlab.cli.compare",
     "rnnlab.cli.lm",
+    "rnnlab.cli.embed",
     "rnnlab.cli.audit",
     "rnnlab.cli.bench",
     "rnnlab.cli.diagnose",

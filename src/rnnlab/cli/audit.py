@@ -1,6 +1,7 @@
 """``rnnlab audit``: can any output position see tokens its contract forbids?
 
     rnnlab audit runs/lm                      # a trained LM run: contract "forward"
+    rnnlab audit runs/bilm                    # a next-word run: forward <= t, backward >= t
     rnnlab audit --model seed000 --leaky      # seed 000's bug, untrained: flagged
     rnnlab audit --model seed000              # the fixed model: passes
     rnnlab audit --model bilstm-lm            # a bidirectional LSTM as next-word model: flagged
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "substitution, and gradients through the embedding) and reports each "
                     "dependency the declared contract forbids.")
     parser.add_argument("run", nargs="?", metavar="RUN_DIR",
-                        help="a language-model run directory (rnnlab lm train --out)")
+                        help="a run directory: a language model (rnnlab lm train --out) or "
+                             "seed 000's next-word model (rnnlab lm nextword --out)")
     parser.add_argument("--model", choices=DEMO_MODELS,
                         help="audit an untrained demonstration model instead of a run "
                              "(default: not set, give RUN_DIR)")
@@ -71,11 +73,11 @@ def run_audit(args: argparse.Namespace) -> int:
         vocab = _DEMO_VOCAB
         what = f"untrained {args.model}{' (leaky)' if args.leaky else ''}"
     else:
-        from rnnlab.train import load_run
+        from rnnlab.diagnostics.nextword_leaks import load_audit_target
 
-        loaded = load_run(args.run, "language_model")
-        model, contract, vocab = loaded.model, "forward", len(loaded.vocab)
-        what = f"LM run {args.run}"
+        target = load_audit_target(args.run)
+        model, contract, vocab = target.model, target.contract, target.vocab_size
+        what = target.description
     if args.contract is not None:
         contract = args.contract
     generator = torch.Generator().manual_seed(args.seed)
@@ -83,6 +85,10 @@ def run_audit(args: argparse.Namespace) -> int:
     report = audit_leaks(model, ids, contract, vocab_size=vocab)
     print(f"leak audit of {what}: {args.batch} sequences × {args.time} tokens")
     print(report.summary())
+    if args.model is None and target.next_word and not report.passed:
+        from rnnlab.diagnostics.nextword_leaks import leak_flag
+
+        print(leak_flag(report))
     if args.json:
         Path(args.json).write_text(dumps_json(report.to_dict(), indent=2), encoding="utf-8")
     if args.heatmap:

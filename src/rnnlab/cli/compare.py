@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--data", help="override the dataset: a name or a path (default: the "
                          f"study's; the profiles use imdb-short). {DATA_LOCATIONS_HELP}")
     add_download_option(compare)
-    compare.add_argument("--arrangements", help="comma-separated arrangement names")
+    compare.add_argument("--arrangements", help="comma-separated arrangement names (the "
+                         "conditions of a study that has them, e.g. baseline,word2vec)")
     compare.add_argument("--retry-failed", action="store_true",
                          help="train failed (or abandoned) runs again, resuming from their "
                               "checkpoints (default: failed runs stay failed)")
@@ -69,7 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _study_from_args(args: argparse.Namespace):
     from rnnlab.experiments.study import PROFILES, load_study_file
 
-    study = load_study_file(args.study) if args.study else PROFILES[args.profile]
+    names = (tuple(name.strip() for name in args.arrangements.split(",") if name.strip())
+             if args.arrangements else None)
+    # --arrangements picks the conditions of a study that has them (transfer studies)
+    study = load_study_file(args.study, names) if args.study else PROFILES[args.profile]
+    if getattr(study, "conditions", None):
+        names = None
     overrides = {}
     if args.runs is not None:
         overrides["runs"] = args.runs
@@ -77,8 +83,7 @@ def _study_from_args(args: argparse.Namespace):
         overrides["epochs"] = args.epochs
     if args.data is not None:
         overrides["dataset"] = args.data
-    if args.arrangements:
-        names = tuple(name.strip() for name in args.arrangements.split(",") if name.strip())
+    if names:
         overrides["arrangements"] = names
         overrides["masked_arrangements"] = tuple(
             name for name in study.masked_arrangements if name in names)

@@ -2,6 +2,7 @@
 
     rnnlab export runs/x --format onnx --out exports/x
     rnnlab export runs/lm --format torch-export --out exports/lm --padding pre
+    rnnlab export runs/tagger --out exports/tagger      # an `rnnlab tag train` run
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "dynamic), its vocabulary, label names, tokenizer settings and config to "
                     "--out; the export is validated against PyTorch before --out appears.")
     parser.add_argument("run_dir", metavar="RUN_DIR",
-                        help="a run directory of `rnnlab train` or `rnnlab lm train`")
+                        help="a run directory of `rnnlab train`, `rnnlab lm train` or "
+                             "`rnnlab tag train`")
     parser.add_argument("--format", choices=FORMATS, default="onnx",
                         help="onnx (for onnxruntime and `rnnlab predict --model`) or "
                              "torch-export (a torch.export program, program.pt2)")
@@ -33,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the export directory (must not exist yet, or be empty)")
     parser.add_argument("--padding", choices=("pre", "post"), default=None,
                         help="language models: the side inputs are padded on (default post); "
-                             "a classifier keeps the side it was trained with")
+                             "a classifier keeps the side it was trained with, a tagger "
+                             "post")
     add_threads_option(parser)
     parser.set_defaults(handler=run_export)
 

@@ -2,6 +2,7 @@
 
     rnnlab lm train --corpus brown --preset small --out runs/brown-small
     rnnlab lm train --corpus brown --preset small --out runs/brown-small --resume
+    rnnlab lm train --corpus brown --preset awd-small --out runs/brown-awd   # AWD-LSTM
     rnnlab lm eval runs/brown-small
     rnnlab lm nextword --variant all                     # fixed, leaky, leaky-lstm1
 """
@@ -13,11 +14,44 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rnnlab.cli import lm_nextword
 from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, int_at_least
-from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 from rnnlab.core.registry import LSTM_CELLS
 
 _POSITIVE = int_at_least(1)
+
+
+def _probability(text: str) -> float:
+    """An argparse ``type``: a dropout rate in [0, 1) (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a probability in [0, 1) (0 is off), got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    """An argparse ``type``: a float >= 0 (a regulariser's weight; 0 is off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 is off), got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="lm_command", metavar="LM_COMMAND", required=True)
     _register_train(commands)
     _register_eval(commands)
-    _register_nextword(commands)
+    lm_nextword.register(commands)
 
 
 def _register_train(commands: argparse._SubParsersAction) -> None:
@@ -38,14 +72,18 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
                        help="'brown' (Bengio et al. 2003's split) or a folder with PTB-format "
                             "train/valid/test files (ptb.train.txt ... or train.txt ...); "
                             "required, no default")
-    train.add_argument("--preset", default="small", choices=("small", "medium", "large"),
-                       help="Zaremba et al. (2014) configuration (default: small)")
+    train.add_argument("--preset", default="small",
+                       choices=("small", "medium", "large", "awd", "awd-small"),
+                       help="small/medium/large: Zaremba et al. (2014); awd: AWD-LSTM's PTB "
+                            "setting (Merity et al. 2017); awd-small: AWD-LSTM sized for "
+                            "Brown on one CPU thread (default: small)")
     train.add_argument("--out", default=None,
                        help="run directory (default: runs/lm-CORPUS-PRESET)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last checkpoint")
     train.add_argument("--epochs", type=_POSITIVE, default=None,
-                       help="epochs (default: the preset's: small 13, medium 39, large 55)")
+                       help="epochs (default: the preset's: small 13, medium 39, large 55, "
+                            "awd 750, awd-small 60)")
     train.add_argument("--max-words", type=int_at_least(2), default=None,
                        help="train on the first N tokens only; valid/test stay whole "
                             "(default: all)")
@@ -63,7 +101,8 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--cell", default="lstm",
                        choices=tuple(LSTM_CELLS), help="LSTM cell (default lstm)")
     train.add_argument("--tie-weights", action="store_true",
-                       help="share embedding and decoder weights (default: off)")
+                       help="share embedding and decoder weights (default: off; the awd "
+                            "presets tie always)")
     train.add_argument("--seed", type=int, default=0,
                        help="initial weights and dropout (default 0)")
     train.add_argument("--brown-path", default=None,
@@ -71,7 +110,27 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
                             "$RNNLAB_DATA_DIR/brown/brown.tar.gz, a checkout's "
                             "../shared/data, the cache or ~/nltk_data)")
     train.add_argument("--lr", type=float, default=None,
-                       help="initial SGD learning rate (default: the preset's, 1.0)")
+                       help="initial SGD learning rate (default: the preset's: 1.0; awd 30)")
+    regularisers = train.add_argument_group(
+        "AWD-LSTM regularisers (default: the preset's; off for small/medium/large)")
+    for flag, what in (("--dropoute", "embedding dropout: whole words (awd 0.1)"),
+                       ("--dropouti", "locked dropout of the word vectors (awd 0.4)"),
+                       ("--dropouth", "locked dropout between LSTM layers (awd 0.3)"),
+                       ("--dropouto", "locked dropout of the last layer's output (awd 0.4)"),
+                       ("--wdrop", "weight drop (DropConnect) on W_hh (awd 0.5)")):
+        regularisers.add_argument(flag, type=_probability, default=None, metavar="P", help=what)
+    regularisers.add_argument("--alpha", type=_non_negative, default=None,
+                              help="activation regularisation AR (awd 2)")
+    regularisers.add_argument("--beta", type=_non_negative, default=None,
+                              help="temporal activation regularisation TAR (awd 1)")
+    regularisers.add_argument("--weight-decay", type=_non_negative, default=None,
+                              help="SGD weight decay (awd 1.2e-6)")
+    regularisers.add_argument("--nonmono", type=int_at_least(0), default=None, metavar="N",
+                              help="NT-ASGD: average once valid is worse than the best of more "
+                                   "than N epochs back (awd 5)")
+    regularisers.add_argument("--clip", type=_positive_float, default=None,
+                              help="gradient-norm clip (default: the preset's: small 5; awd "
+                                   "0.25)")
     add_threads_option(train)
     train.add_argument("--no-progress", action="store_true",
                        help="no progress bar (a bar is drawn only on a terminal; one line per "
@@ -88,48 +147,6 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-progress", action="store_true",
                           help="no progress bar (drawn only on a terminal)")
     evaluate.set_defaults(handler=run_eval)
-
-
-def _register_nextword(commands: argparse._SubParsersAction) -> None:
-    nextword = commands.add_parser(
-        "nextword", help="seed 000: bidirectional next-word model, leaky vs fixed",
-        description="Trains seed 000's bidirectional next-word model on IMDB text and reports "
-                    "next-word accuracy per direction; --variant both shows the go_backwards "
-                    "leak next to the fixed model.",
-    )
-    nextword.add_argument("--data", default="imdb-short",
-                          help=f"imdb-short (bundled) or imdb (default: imdb-short). "
-                               f"{DATA_LOCATIONS_HELP}")
-    add_download_option(nextword)
-    nextword.add_argument("--variant", default="both",
-                          choices=("fixed", "leaky", "leaky-lstm1", "both", "all"),
-                          help="leaky: the seed's bug; both: fixed and leaky; "
-                               "all: also leaky-lstm1 (only LSTM1's output unflipped)")
-    # defaults: NextWordConfig's (the run in benchmarks/RESULTS.md)
-    nextword.add_argument("--epochs", type=_POSITIVE, default=8, help="training epochs")
-    nextword.add_argument("--vocab-size", type=int_at_least(5, "<pad> <unk> <s> </s> take "
-                                                            "ids 0-3"), default=5_000,
-                          help="vocabulary size, the four special tokens included")
-    nextword.add_argument("--max-tokens", type=_POSITIVE, default=50,
-                          help="tokens kept per review")
-    nextword.add_argument("--max-reviews", type=_POSITIVE, default=None,
-                          help="train on the first N reviews only (default: all)")
-    nextword.add_argument("--embedding-size", type=_POSITIVE, default=64,
-                          help="word vector size")
-    nextword.add_argument("--hidden-size", type=_POSITIVE, default=128,
-                          help="LSTM units per direction")
-    nextword.add_argument("--batch-size", type=_POSITIVE, default=16, help="reviews per batch")
-    nextword.add_argument("--learning-rate", type=float, default=3e-3,
-                          help="Adam learning rate")
-    nextword.add_argument("--seed", type=int, default=0,
-                          help="initial weights and batch order")
-    add_threads_option(nextword)
-    nextword.add_argument("--output", default=None, metavar="FILE",
-                          help="also write the results as JSON (default: not written)")
-    nextword.add_argument("--no-progress", action="store_true",
-                          help="no progress bar (a bar is drawn only on a terminal; one line "
-                               "per epoch is printed either way)")
-    nextword.set_defaults(handler=run_nextword)
 
 
 # --- lm train / eval ---------------------------------------------------------------------------
@@ -156,13 +173,18 @@ def _train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     name = "brown" if args.corpus == "brown" else Path(args.corpus).name
     run_dir = check_out_dir(args.out or f"runs/lm-{name}-{preset.name}")
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "bptt": args.bptt}
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "bptt": args.bptt,
+                 "embedding_dropout": args.dropoute, "input_dropout": args.dropouti,
+                 "layer_dropout": args.dropouth, "output_dropout": args.dropouto,
+                 "weight_dropout": args.wdrop, "ar": args.alpha, "tar": args.beta,
+                 "weight_decay": args.weight_decay, "nonmono": args.nonmono,
+                 "max_grad_norm": args.clip}
     preset = replace(preset, **{k: v for k, v in overrides.items() if v is not None})
     spec = _corpus_spec(args)
     corpus = load_corpus(spec)
     print(f"corpus {args.corpus}: {corpus.summary()}")
     model_config = preset.model_config(len(corpus.vocab), cell=args.cell,
-                                       tie_weights=args.tie_weights)
+                                       tie_weights=args.tie_weights or preset.tie_weights)
     learning_rate = {} if args.lr is None else {"learning_rate": args.lr}
     train_config = LMTrainConfig.from_preset(preset, eval_batch_size=args.eval_batch_size,
                                              seed=args.seed,
@@ -195,30 +217,4 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{args.run_dir}: {epochs} epoch(s); eval batch {batch}")
     print(f"valid perplexity {valid.perplexity:.2f}  ({valid.tokens:,} tokens)")
     print(f"test perplexity  {test.perplexity:.2f}  ({test.tokens:,} tokens)")
-    return 0
-
-
-# --- lm nextword -------------------------------------------------------------------------------
-def run_nextword(args: argparse.Namespace) -> int:
-    from rnnlab.train.lm_nextword import NextWordConfig, compare_next_word
-    from rnnlab.train.run_files import dumps_json
-
-    apply_threads(args)
-    prepare_named_data(args.data, download=args.download, progress=not args.no_progress)
-    config = NextWordConfig(
-        data=args.data, epochs=args.epochs, vocab_size=args.vocab_size,
-        max_tokens=args.max_tokens, max_reviews=args.max_reviews,
-        embedding_size=args.embedding_size, hidden_size=args.hidden_size,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-    )  # fmt: skip
-    variants = {"both": ("fixed", "leaky"), "all": ("fixed", "leaky", "leaky-lstm1")}.get(
-        args.variant, (args.variant,))
-    results = compare_next_word(config, variants, progress=not args.no_progress, log=print)
-    print("\n| variant | epoch | forward acc | backward acc |\n|---|---|---|---|")
-    for variant, history in results.items():
-        for row in history:
-            print(f"| {variant} | {row['epoch']} | {row['forward_accuracy']:.2%} | "
-                  f"{row['backward_accuracy']:.2%} |")
-    if args.output:
-        Path(args.output).write_text(dumps_json(results, indent=2) + "\n", encoding="utf-8")
     return 0

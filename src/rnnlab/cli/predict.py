@@ -2,6 +2,7 @@
 
     rnnlab predict --model exports/x "a tender, funny film"     # ONNX export: no torch
     rnnlab predict --model exports/x --file reviews.txt         # one text per line
+    rnnlab predict --model exports/tagger "The dog ran ."       # a tagger: The/DET dog/NOUN ...
     rnnlab predict runs/x "a tender, funny film"                # a run directory (PyTorch)
 
 With ``--model`` nothing here imports torch: the export runs on onnxruntime and numpy.
@@ -20,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict", help="classify texts with an export (--model) or a trained run",
         description="Print the predicted label and its probability for each text (a "
-                    "language model: the most likely next words). --model DIR runs an "
+                    "language model: the most likely next words; a tagger: each token with "
+                    "its tag, token/TAG). --model DIR runs an "
                     "`rnnlab export --format onnx` directory on onnxruntime, without torch; "
                     "otherwise the first argument is a run directory.")
     parser.add_argument("texts", metavar="TEXT", nargs="*",
@@ -72,6 +74,9 @@ def run_predict(args: argparse.Namespace) -> int:
     predictor = Predictor(args.model, batch_size=args.batch_size)
     texts = _read_texts(args)
     for text, prediction in zip(texts, predictor.predict(texts, top=args.top), strict=True):
+        if predictor.kind == "tagger":  # the tokens are in the output already
+            print(prediction.describe())
+            continue
         preview = text if len(text) <= 60 else text[:57] + "..."
         print(f"{prediction.describe()}\t{preview}")
     return 0

@@ -115,6 +115,19 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--pooled-dropout", type=float,
                        help="dropout on the pooled recurrent summary (default 0, as seed 002)")
     model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
+    transfer = parser.add_argument_group("transfer (pretrained on the training texts)")
+    transfer.add_argument("--embedding-vectors", metavar="DIR",
+                          help="initialise the embedding from `rnnlab embed word2vec --out DIR` "
+                               "(its --dim must equal --embedding) (default: random init)")
+    transfer.add_argument("--freeze-embedding", action="store_true", default=None,
+                          help="keep the embedding fixed in training (default: off)")
+    transfer.add_argument("--encoder-run", metavar="RUN",
+                          help="ELMo-style features from the bi-LM of `rnnlab lm nextword --out "
+                               "RUN` beside the word vectors (default: none)")
+    transfer.add_argument("--encoder-training", choices=("frozen", "finetune"),
+                          help="frozen: ELMo (only the mix and the classifier train); finetune: "
+                               "ULMFiT's discriminative rates and gradual unfreezing "
+                               "(default: frozen)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=_POSITIVE, default=5, help="(default 5)")
     training.add_argument("--seed", type=int, default=0, help="initial weights (default 0)")
@@ -144,7 +157,9 @@ _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bi
                     "hidden": "hidden_size", "dense": "dense_size", "dropout": "dropout",
                     "embedding_dropout": "embedding_dropout",
                     "pooled_dropout": "pooled_dropout",
-                    "init": "init"}
+                    "init": "init", "embedding_vectors": "embedding_vectors",
+                    "freeze_embedding": "freeze_embedding", "encoder_run": "encoder_run",
+                    "encoder_training": "encoder_training"}
 
 
 def run_train(args: argparse.Namespace) -> int:

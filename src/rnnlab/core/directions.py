@@ -103,7 +103,12 @@ def _final_cell_state(
     w_ih, w_hh = weights[0], weights[1]
     b_ih, b_hh = (weights[2], weights[3]) if has_bias else (None, None)
     h0, c0 = start
-    h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], dim=1)
+    if is_tracing():
+        # The same h_{t-1}, cut from time + 1 steps: slicing h to time - 1 steps makes torch's
+        # contiguity check ask whether time - 1 == 1, a guard that fixes the export's time.
+        h_prev = torch.cat([h0.unsqueeze(1), h], dim=1)[:, :-1]
+    else:
+        h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], dim=1)
     gates = F.linear(x, w_ih, b_ih) + F.linear(h_prev, w_hh, b_hh)
     i, f, g, _ = gates.chunk(4, dim=-1)
     i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)

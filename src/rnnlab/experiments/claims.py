@@ -7,8 +7,10 @@ other process can write, so two workers never take the same run.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+from .run_cost import run_cost
 from .store_records import RunRow
 from .store_schema import RUN_SELECT, run_row_from, utc_now
 from .worker_identity import current_worker, is_alive_on_this_host
@@ -17,14 +19,21 @@ __all__ = ["claim_next_pending", "release_dead_claims", "release_own_claims"]
 
 
 def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: str) -> RunRow | None:
-    """Mark the pending run with the lowest (run_index, id) as 'running' for ``worker``."""
-    row = connection.execute(
-        "SELECT id FROM runs WHERE study_id = ? AND status = 'pending' "
-        "ORDER BY run_index, id LIMIT 1",
-        (study_id,),
-    ).fetchone()
-    if row is None:
+    """Mark a pending run of the lowest run_index as 'running' for ``worker``: the dearest
+    of them (see :mod:`.run_cost`), the lowest id among equals.
+
+    Run 0 of every condition still comes before any run 1 (a partial study covers every
+    condition); within a run index the long runs go first, so the workers finish together.
+    """
+    rows = connection.execute(
+        "SELECT id, config_json FROM runs WHERE study_id = ? AND status = 'pending' AND "
+        "run_index = (SELECT MIN(run_index) FROM runs WHERE study_id = ? AND "
+        "status = 'pending') ORDER BY id",
+        (study_id, study_id),
+    ).fetchall()
+    if not rows:
         return None
+    row = max(rows, key=lambda r: (run_cost(json.loads(r["config_json"])), -r["id"]))
     me = current_worker()
     connection.execute(
         "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = ?, "

@@ -27,6 +27,7 @@ __all__ = [
     "Question",
     "QuestionAnswer",
     "answer_masking_question",
+    "answer_reference_question",
     "answer_seed_questions",
     "arrangement_order",
     "conditions_of",
@@ -199,4 +200,34 @@ def answer_masking_question(runs: Sequence[RunRow], level: float = 0.95) -> list
                 absent_pairs=(),
             )
         )
+    return answers
+
+
+def answer_reference_question(runs: Sequence[RunRow], reference: str,
+                              level: float = 0.95) -> list[QuestionAnswer]:
+    """A study of named conditions (the transfer study): every condition against
+    ``reference`` (e.g. "baseline"), paired by run index, in each (dataset, masked)."""
+    answers = []
+    for condition in conditions_of(runs):
+        present = arrangement_order([run.arrangement for run in runs
+                                     if Condition(run.dataset, run.masked) == condition])
+        if reference not in present:
+            continue
+        question = Question(key="T", title=f"Does each condition beat {reference}?",
+                            left_label=reference, right_label="condition",
+                            pairs=tuple((reference, name) for name in present
+                                        if name != reference))
+        if not question.pairs:
+            continue
+        comparisons = tuple(
+            paired_comparison(
+                left, _accuracy_by_run(runs, left, condition.dataset, condition.masked),
+                right, _accuracy_by_run(runs, right, condition.dataset, condition.masked),
+                level)
+            for left, right in question.pairs
+        )
+        answers.append(QuestionAnswer(question=question, scope=str(condition),
+                                      comparisons=comparisons,
+                                      pooled=pool_comparisons(comparisons, level),
+                                      absent_pairs=()))
     return answers

@@ -78,7 +78,9 @@ def write_report(
         answer_blocks, answer_figures, method = [], [], toy_method_section()
     else:
         accuracy_blocks, accuracy_figures = condition_sections(runs, epochs)
-        answer_blocks, answer_figures = question_sections(runs)
+        # a study of named conditions (transfer): each against the first, e.g. "baseline"
+        reference = next(iter(study.config.get("conditions") or {}), None)
+        answer_blocks, answer_figures = question_sections(runs, reference)
         method = method_section()
     blocks += [*accuracy_blocks, *answer_blocks, *protocol_section(study, runs), *method]
 

@@ -16,6 +16,7 @@ from .questions import (
     Condition,
     QuestionAnswer,
     answer_masking_question,
+    answer_reference_question,
     answer_seed_questions,
     arrangement_order,
     conditions_of,
@@ -244,14 +245,18 @@ def _mean_valid_curve(runs_epochs: Sequence[Sequence[EpochRow]]) -> tuple[list[i
     return epoch_numbers, [float(np.mean(by_epoch[epoch])) for epoch in epoch_numbers]
 
 
-def question_sections(runs: Sequence[RunRow]) -> tuple[list[Block], list[Figure]]:
-    """Q1-Q3 (and Q4 when the store has masked and unmasked runs) as paired comparisons."""
-    answers: list[QuestionAnswer] = [*answer_seed_questions(runs), *answer_masking_question(runs)]
+def question_sections(runs: Sequence[RunRow],
+                      reference: str | None = None) -> tuple[list[Block], list[Figure]]:
+    """Q1-Q3 (and Q4 when the store has masked and unmasked runs) as paired comparisons;
+    for a study of named conditions, every condition against ``reference`` instead of Q1-Q3."""
+    asked = (answer_seed_questions(runs) if reference is None
+             else answer_reference_question(runs, reference))
+    answers: list[QuestionAnswer] = [*asked, *answer_masking_question(runs)]
     labels = _labels(runs)
     blocks: list[Block] = [Heading(2, "The questions, answered by paired comparisons")]
     if answers:
         blocks.append(_answers_table(answers))
-    if not any(answer.question.key != "Q4" for answer in answers):
+    if reference is None and not any(answer.question.key != "Q4" for answer in answers):
         blocks.append(
             Paragraph("Q1–Q3 cannot be asked: the study has no pair of arrangements they compare.")
         )

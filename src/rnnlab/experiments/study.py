@@ -15,6 +15,18 @@ embedding 64, recurrent 128, dense 64); any other study comes from a TOML/JSON/Y
     [training]                         # TrainConfig overrides
     batch_size = 64
 
+A study with ``[conditions.<name>]`` tables trains its one arrangement once per condition,
+each with its own ClassifierConfig overrides on top of ``[model]``; the condition's name is
+the run's key (``runs/<name>/run<r>``), and the report compares every condition with the
+first, paired by run index (the transfer study, :mod:`rnnlab.experiments.transfer_study`)::
+
+    arrangements = ["MS_RST_biLSTM"]
+    [conditions.baseline]
+    [conditions.word2vec]
+    embedding_vectors = "pretrained/w2v-imdb-short"     # rnnlab embed word2vec --out
+    [conditions.elmo]
+    encoder_run = "pretrained/bilm-imdb-short"          # rnnlab lm nextword --out
+
 Fairness by construction: run ``r`` of every arrangement trains with seed ``seeds[r]`` (or
 ``base_seed + r``), which fixes both the initial weights of the parts that arrangements share
 (embedding, dense when shapes agree, output) and the order of the batches.
@@ -32,6 +44,7 @@ from rnnlab._config import check_known_keys
 from rnnlab.experiments.store_records import RunSpec
 from rnnlab.experiments.study_checks import (
     MAX_SEED,
+    check_conditions,
     check_int,
     check_name,
     check_overrides,
@@ -74,6 +87,7 @@ class StudyConfig:
     model: dict[str, Any] = field(default_factory=dict)  # ClassifierConfig overrides
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
     data_options: dict[str, Any] = field(default_factory=dict)  # load_dataset keywords
+    conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → model overrides
 
     def __post_init__(self) -> None:
         # Everything a run will use is checked here, so a bad study is refused before a
@@ -121,12 +135,16 @@ class StudyConfig:
                     "(use the study's vocab_size/padding/masked fields)"
                 )
         check_overrides(self)
+        check_conditions(self)  # and the pretrained files they name exist and fit
 
     def seed_of_run(self, run_index: int) -> int:
         return self.seeds[run_index] if self.seeds else self.base_seed + run_index
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
+        data = json.loads(json.dumps(asdict(self)))
+        if not self.conditions:  # studies stored before conditions existed still match
+            del data["conditions"]
+        return data
 
     def replace(self, **changes: Any) -> StudyConfig:
         return study_from_dict({**asdict(self), **changes})
@@ -152,9 +170,14 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
     return StudyConfig(**values)
 
 
-def load_study_file(path: str | Path) -> StudyConfig:
+def load_study_file(path: str | Path, only_conditions: tuple[str, ...] | None = None
+                    ) -> StudyConfig:
     """Read and check a study from TOML, JSON or YAML (YAML needs PyYAML installed), or
-    take a bundled study by its name (``toys-adding``: see rnnlab.experiments.toy_profiles).
+    take a bundled study by its name (``toys-adding``: see rnnlab.experiments.toy_profiles;
+    ``transfer-imdb-short-quick``: rnnlab.experiments.transfer_study).
+
+    ``only_conditions`` keeps only these of a study's ``conditions`` (before the check, so
+    the pretrained files of the others need not exist); a study without conditions ignores it.
 
     Raises:
         FileNotFoundError: if there is no such file.
@@ -162,18 +185,28 @@ def load_study_file(path: str | Path) -> StudyConfig:
             the message names the file and the key.
     """
     from rnnlab.experiments.toy_profiles import TOY_PROFILES
+    from rnnlab.experiments.transfer_study import (
+        TRANSFER_STUDIES,
+        select_conditions,
+        transfer_study_data,
+    )
 
     if not Path(path).is_file() and str(path) in TOY_PROFILES:  # a bundled study's name
         return TOY_PROFILES[str(path)]  # type: ignore[return-value]
+    if not Path(path).is_file() and str(path) in TRANSFER_STUDIES:
+        try:
+            return study_from_dict(transfer_study_data(str(path), only_conditions) or {})
+        except ValueError as error:
+            raise StudyFileError(f"bundled study {path}: {error}") from None
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"study file not found: {path} (bundled studies: "
-                                f"{', '.join(TOY_PROFILES)})")
+                                f"{', '.join([*TOY_PROFILES, *TRANSFER_STUDIES])})")
     try:
         data = _parse(path)
         if not isinstance(data, dict):
             raise ValueError(f"it must hold a table of settings, got {type(data).__name__}")
-        return study_from_dict(data)
+        return study_from_dict(select_conditions(data, only_conditions))
     except (ValueError, UnicodeDecodeError) as error:
         raise StudyFileError(f"study file {path}: {error}") from None
 
@@ -213,7 +246,10 @@ PROFILES = {"quick": QUICK, "full": FULL}
 def study_conditions(study: StudyConfig) -> list[tuple[str, bool]]:
     """The ``(arrangement, masked)`` conditions a study trains, each ``study.runs`` times:
     every arrangement for every ``masked`` value, then the masked twins asked for by
-    ``masked_arrangements`` that are not among them already."""
+    ``masked_arrangements`` that are not among them already. A study with ``conditions``
+    has one condition per name and ``masked`` value (its one arrangement is in each)."""
+    if study.conditions:
+        return [(name, masked) for masked in study.masked for name in study.conditions]
     conditions = [(name, masked) for masked in study.masked for name in study.arrangements]
     conditions += [
         (name, True) for name in study.masked_arrangements if (name, True) not in conditions
@@ -228,14 +264,18 @@ def expand_runs(study: StudyConfig, vocab_size: int, num_classes: int) -> list[R
     for run_index in range(study.runs):
         seed = study.seed_of_run(run_index)
         for arrangement, masked in conditions:
+            # a named condition: the study's arrangement with the condition's overrides
+            overrides = {**study.model, **study.conditions.get(arrangement, {})}
             model = ClassifierConfig.from_arrangement(
-                arrangement,
+                study.arrangements[0] if study.conditions else arrangement,
                 vocab_size=vocab_size,
                 num_classes=num_classes,
                 masked=masked,
                 padding=study.padding,
-                **study.model,
+                **overrides,
             )
+            if study.conditions:  # runs are named by their condition (RunRow.label), not
+                model = model.replace(arrangement=None)  # by the arrangement they share
             specs.append(
                 RunSpec(
                     arrangement=arrangement,

@@ -17,7 +17,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NAME_RULE", "check_int", "check_name", "check_number", "check_overrides"]
+__all__ = ["NAME_RULE", "check_conditions", "check_int", "check_name", "check_number",
+           "check_overrides"]
 
 NAME_RULE = "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -144,3 +145,45 @@ def check_overrides(study: Any) -> None:
                 padding=study.padding, **study.model)
         except (ValueError, TypeError) as error:
             raise ValueError(f"model (for {arrangement}): {error}") from None
+
+
+def check_conditions(study: Any) -> None:
+    """A study's ``conditions``: a table of tables named like studies, one arrangement for
+    all of them, each table valid ClassifierConfig overrides, and every pretrained file or
+    run it names present and of the right size (``conditions.<name>.<key>`` in errors)."""
+    conditions = study.conditions
+    if not isinstance(conditions, Mapping):
+        raise ValueError(f"conditions must be a table of [conditions.<name>] tables, "
+                         f"got {_shown(conditions)}")
+    if not conditions:
+        return
+    from rnnlab.models.config import ClassifierConfig
+    from rnnlab.train.transfer import check_pretrained_paths  # torch: only for conditions
+
+    if len(study.arrangements) != 1:
+        raise ValueError(f"a study with conditions trains one arrangement in every condition; "
+                         f"arrangements lists {len(study.arrangements)}: set arrangements = "
+                         f"[\"MS_RST_biLSTM\"] (or the one you want)")
+    if study.masked_arrangements:
+        raise ValueError("masked_arrangements is for arrangement studies; with conditions "
+                         "set masked = [false, true] to run every condition both ways")
+    forbidden = {"vocab_size", "padding", "masked", "arrangement"}
+    for name, overrides in conditions.items():
+        try:
+            check_name(name)
+        except ValueError:
+            raise ValueError(f"conditions: a condition name must be {NAME_RULE} (it names "
+                             f"the runs' directory), got {name!r}") from None
+        key = f"conditions.{name}"
+        _check_table(key, overrides, ClassifierConfig, _MODEL_LIMITS)
+        if forbidden & set(overrides):
+            raise ValueError(f"{key}: {sorted(forbidden & set(overrides))} are set by the "
+                             "study itself (use the study's vocab_size/padding/masked fields)")
+        for masked in study.masked:
+            try:
+                config = ClassifierConfig.from_arrangement(
+                    study.arrangements[0], vocab_size=study.vocab_size, masked=masked,
+                    padding=study.padding, **{**study.model, **overrides})
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"{key}: {error}") from None
+        check_pretrained_paths(config, key)

@@ -9,13 +9,12 @@ units that best separate "inside a quotation" from "outside" on the held-out tex
 
 from __future__ import annotations
 
-import time
-import traceback
 from pathlib import Path
 from typing import Any
 
+from rnnlab.experiments.claimed_run import FinalScores, OnEpoch, train_claimed_run
 from rnnlab.experiments.store import ResultStore
-from rnnlab.experiments.store_records import EpochMetrics, RunRow
+from rnnlab.experiments.store_records import RunRow
 
 __all__ = ["is_toy_run", "toy_run_directory", "train_toy_run"]
 
@@ -39,33 +38,17 @@ def train_toy_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
 
     config = run.config
     out_dir = toy_run_directory(study_dir, run)
-    started = time.perf_counter()
-    previous_seconds = 0.0
 
-    def record(metrics: EpochMetrics) -> None:
-        nonlocal previous_seconds
-        store.record_epoch(run.id, metrics, checkpoint_path=out_dir / "checkpoint.pt")
-        previous_seconds += metrics.seconds or 0.0
+    def train(on_epoch: OnEpoch) -> FinalScores:
+        task = ToyTaskConfig.from_dict(config["task"])
+        prepared = data.by_condition[task.condition]
+        result = train_toy(ToyModelConfig.from_dict(config["model"]), prepared,
+                           ToyTrainConfig.from_dict(config["training"]), seed=run.seed,
+                           out_dir=out_dir, on_record=on_epoch)
+        if task.task == "quotes":
+            from rnnlab.diagnostics.quote_units import write_quote_units
 
-    try:
-        try:
-            task = ToyTaskConfig.from_dict(config["task"])
-            prepared = data.by_condition[task.condition]
-            store.discard_epochs_after(run.id, 0)  # the checkpoint replays what it holds
-            result = train_toy(ToyModelConfig.from_dict(config["model"]), prepared,
-                               ToyTrainConfig.from_dict(config["training"]), seed=run.seed,
-                               out_dir=out_dir, on_record=record)
-            if task.task == "quotes":
-                from rnnlab.diagnostics.quote_units import write_quote_units
+            write_quote_units(result.model, prepared, out_dir)
+        return result.final
 
-                write_quote_units(result.model, prepared, out_dir)
-        except Exception:  # recorded in the store and the report; the study goes on
-            store.fail_run(run.id, traceback.format_exc())
-            return
-        final = result.final
-        store.finish_run(run.id, test_accuracy=final.test_accuracy, test_loss=final.test_loss,
-                         wall_seconds=max(previous_seconds, time.perf_counter() - started),
-                         checkpoint_path=out_dir / "checkpoint.pt")
-    except KeyboardInterrupt:
-        store.release_claims(run.study_id)
-        raise
+    train_claimed_run(store, run, out_dir, train)

@@ -16,6 +16,7 @@ _EXPORTS = {
     "export_run": "rnnlab.export.run",
     "export_classifier": "rnnlab.export.run",
     "export_language_model": "rnnlab.export.run",
+    "export_tagger": "rnnlab.export.run",
     "ValidationError": "rnnlab.export.validation",
     "Bundle": "rnnlab.export.bundle",
     "read_bundle": "rnnlab.export.bundle",
@@ -29,4 +30,5 @@ if TYPE_CHECKING:
     from rnnlab.export.run import export_classifier as export_classifier
     from rnnlab.export.run import export_language_model as export_language_model
     from rnnlab.export.run import export_run as export_run
+    from rnnlab.export.run import export_tagger as export_tagger
     from rnnlab.export.validation import ValidationError as ValidationError

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from rnnlab.export.graphs import ExportGraph
 from rnnlab.export.rnn_ops import onnx_translations
 from rnnlab.export.torch_export import dynamic_shapes
 from rnnlab.export.tracing import tracing_environment
@@ -37,15 +37,16 @@ def require_onnx() -> None:
                           "'rnnlab[onnx]'")
 
 
-def save_onnx(graph: nn.Module, ids: torch.Tensor, lengths: torch.Tensor,
-              dynamic_time: bool, output_names: tuple[str, ...], path: Path) -> None:
-    """Export ``graph(ids, lengths)`` to ONNX at ``path`` (weights inside the file)."""
+def save_onnx(graph: ExportGraph, inputs: tuple[torch.Tensor, ...], dynamic_time: bool,
+              path: Path) -> None:
+    """Export ``graph(*inputs)`` to ONNX at ``path`` (weights inside the file), its inputs
+    and outputs named as the graph declares them (``INPUTS``, ``OUTPUTS``)."""
     require_onnx()
     with tracing_environment():
         program = torch.onnx.export(
-            graph.eval(), (ids, lengths), dynamo=True, opset_version=OPSET,
-            input_names=["ids", "lengths"], output_names=list(output_names),
-            dynamic_shapes=dynamic_shapes(dynamic_time),
+            graph.eval(), tuple(inputs), dynamo=True, opset_version=OPSET,
+            input_names=list(graph.INPUTS), output_names=list(graph.OUTPUTS),
+            dynamic_shapes=dynamic_shapes(graph.INPUTS, dynamic_time),
             custom_translation_table=onnx_translations(), verbose=False)
         program.save(str(path), external_data=False)
 

@@ -77,12 +77,34 @@ def _rnn_impl(nonlinearity: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
     return impl
 
 
+def _patched_ops() -> tuple[torch._ops.OpOverload, ...]:
+    aten = torch.ops.aten
+    return (aten.lstm.input, aten.gru.input, aten.rnn_tanh.input, aten.rnn_relu.input)
+
+
+def _uncache_dispatch() -> None:
+    """Make every patched op look up its kernel again at its next call.
+
+    An OpOverload caches, per dispatch key, the kernel it resolved the first time it was
+    dispatched from Python (``OpOverload._dispatch_cache``); ``OpOverload.py_impl`` clears
+    that cache, but ``torch.export._patches`` sets ``op.py_kernels[...]`` directly and does
+    not. So once anything in the process had traced ``aten.gru`` without the patch (a plain
+    ``torch.export.export`` of a GRU: AutogradCPU -> torch's C++ decomposition, a loop over
+    time), the while_loop kernel was never reached and the export fixed time to the
+    example's length.
+    """
+    for op in _patched_ops():
+        op._dispatch_cache.clear()
+
+
 @contextlib.contextmanager
 def dynamic_time_rnn_ops() -> Iterator[None]:
     """Within the block, ``torch.export`` keeps the time axis of every torch RNN op dynamic.
 
     Uses torch's private ``torch.export._patches`` (torch 2.13); a torch without it gets a
-    clear error instead of a graph silently fixed to one length.
+    clear error instead of a graph silently fixed to one length. The ops' dispatch caches are
+    cleared on the way in and on the way out (:func:`_uncache_dispatch`), so neither what was
+    traced before the block nor the block itself changes what the other one runs.
     """
     try:
         from torch.export import _patches
@@ -91,12 +113,14 @@ def dynamic_time_rnn_ops() -> Iterator[None]:
             f"torch {torch.__version__} lacks torch.export._patches (while_loop RNN "
             "decompositions); rnnlab export needs torch >= 2.13") from error
     with contextlib.ExitStack() as stack:
+        stack.callback(_uncache_dispatch)  # last on the way out: after every op is restored
         stack.enter_context(_patches.register_lstm_while_loop_decomposition())
         stack.enter_context(_patches.register_gru_while_loop_decomposition())
         for op, nonlinearity in ((torch.ops.aten.rnn_tanh.input, torch.tanh),
                                  (torch.ops.aten.rnn_relu.input, torch.relu)):
             stack.enter_context(
                 _patches._register_rnn_while_loop_decomposition(op, _rnn_impl(nonlinearity)))
+        _uncache_dispatch()
         yield
 
 

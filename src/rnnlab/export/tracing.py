@@ -52,13 +52,8 @@ def tracing_environment() -> Iterator[None]:
 
 
 def _forget_dynamic_time_rnn_ops() -> None:
-    """Leave no trace of the while_loop decompositions in the process: the RNN ops cache the
-    kernel they dispatched to, and Dynamo caches what it compiled with them, so a later
-    ``torch.export`` of the user's own (outside this block) would still use them."""
+    """Leave no trace of the while_loop decompositions in the process: Dynamo caches what it
+    compiled with them, so a later ``torch.export`` of the user's own (outside this block)
+    would still use them. (The ops' own dispatch caches are cleared by
+    :func:`~rnnlab.export.rnn_ops.dynamic_time_rnn_ops`, on the way in and out.)"""
     torch._dynamo.reset()
-    for op in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input,
-               torch.ops.aten.rnn_tanh.input, torch.ops.aten.rnn_relu.input,
-               torch.ops.aten.lstm.data, torch.ops.aten.gru.data):
-        cache = getattr(op, "_dispatch_cache", None)
-        if cache is not None:
-            cache.clear()

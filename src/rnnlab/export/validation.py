@@ -2,7 +2,9 @@
 
 The check runs the written file (onnxruntime on ``model.onnx``, or the reloaded
 ``program.pt2``) and the eager model on batches of mixed lengths that include 1 and the
-longest, at the exported time and, when time is dynamic, at a second one::
+longest (a tagger's words also of 1 to ``chars`` characters, see ``TaggerGraph``), made by
+the graph's own ``example_inputs``, at the exported time and, when time is dynamic, at a
+second one::
 
     lengths (time 9):  [9, 1, 5, 3, 7]      then (time 5):  [5, 1, 3, 2, 4]
 """
@@ -14,20 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from rnnlab.export.graphs import padded_batch, validation_lengths
+from rnnlab.export.graphs import IDS_AND_LENGTHS, ExportGraph, validation_lengths
 
 TOLERANCE = 1e-4  # max |exported - eager| over every output; float32 exports measure ~1e-7
-Runner = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
+Runner = Callable[..., list[np.ndarray]]  # run(*inputs), in the order of the graph's INPUTS
 
 
 class ValidationError(ValueError):
     """An exported model whose outputs differ from PyTorch's."""
 
 
-def onnx_runner(path: Path) -> Runner:
-    """Run ``model.onnx`` with onnxruntime (one thread) on ``(ids, lengths)``."""
+def onnx_runner(path: Path, input_names: Sequence[str] = tuple(IDS_AND_LENGTHS)) -> Runner:
+    """Run ``model.onnx`` with onnxruntime (one thread) on inputs named ``input_names``
+    (an input the graph does not read, such as an unmasked classifier's lengths, is dropped
+    by the exporter and skipped here)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -37,26 +40,38 @@ def onnx_runner(path: Path) -> Runner:
                                            providers=["CPUExecutionProvider"])
     names = {node.name for node in session.get_inputs()}
 
-    def run(ids: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-        feed = {"ids": ids, "lengths": lengths}
+    def run(*inputs: np.ndarray) -> list[np.ndarray]:
+        feed = dict(zip(input_names, inputs, strict=True))
         return session.run(None, {name: value for name, value in feed.items() if name in names})
 
     return run
 
 
-def program_runner(module: nn.Module) -> Runner:
-    """Run a reloaded ``torch.export`` program on ``(ids, lengths)``."""
+def program_runner(module: torch.nn.Module) -> Runner:
+    """Run a reloaded ``torch.export`` program on its inputs, in order."""
     @torch.no_grad()
-    def run(ids: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-        outputs = module(torch.from_numpy(ids), torch.from_numpy(lengths))
+    def run(*inputs: np.ndarray) -> list[np.ndarray]:
+        outputs = module(*(torch.from_numpy(array) for array in inputs))
+        if isinstance(outputs, torch.Tensor):  # a graph with one output (a tagger)
+            outputs = (outputs,)
         return [output.numpy() for output in outputs]
 
     return run
 
 
-def check_against_eager(graph: nn.Module, run: Runner, *, times: Sequence[int],
-                        vocab_size: int, padding: str, seed: int = 0) -> dict[str, object]:
-    """Compare ``run`` with ``graph`` in eval mode; ValidationError past :data:`TOLERANCE`.
+def eager_outputs(graph: ExportGraph, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    """``graph(*inputs)`` in eval mode, as a list of arrays (one per ``graph.OUTPUTS``)."""
+    with torch.no_grad():
+        outputs = graph.eval()(*inputs)
+    if isinstance(outputs, torch.Tensor):
+        outputs = (outputs,)
+    return [output.numpy() for output in outputs]
+
+
+def check_against_eager(graph: ExportGraph, run: Runner, *, times: Sequence[int],
+                        seed: int = 0) -> dict[str, object]:
+    """Compare ``run`` with ``graph`` in eval mode on ``graph.example_inputs`` of mixed
+    lengths at each of ``times``; ValidationError past :data:`TOLERANCE`.
 
     Returns what was checked: ``{"times", "lengths", "max_abs_diff", "tolerance"}``.
     """
@@ -64,11 +79,9 @@ def check_against_eager(graph: nn.Module, run: Runner, *, times: Sequence[int],
     worst, checked = 0.0, []
     for time in times:
         lengths = validation_lengths(time)
-        ids = padded_batch(lengths, time, vocab_size, padding, generator)
-        lengths_t = torch.tensor(lengths, dtype=torch.int64)
-        with torch.no_grad():
-            want = [output.numpy() for output in graph.eval()(ids, lengths_t)]
-        got = run(ids.numpy(), lengths_t.numpy())
+        inputs = graph.example_inputs(lengths, time, generator)
+        want = eager_outputs(graph, inputs)
+        got = run(*(tensor.numpy() for tensor in inputs))
         if len(got) != len(want):
             raise ValidationError(f"the export returns {len(got)} outputs, PyTorch {len(want)}")
         for index, (expected, actual) in enumerate(zip(want, got)):

@@ -17,6 +17,9 @@ _EXPORTS = {
     "ArrangementName": "rnnlab.models.arrangements",
     "parse_arrangement": "rnnlab.models.arrangements",
     "SequenceClassifier": "rnnlab.models.classifier",
+    "BiLMEncoder": "rnnlab.models.elmo",
+    "ElmoClassifier": "rnnlab.models.elmo",
+    "ScalarMix": "rnnlab.models.elmo",
     "logits_to_probabilities": "rnnlab.models.classifier",
     "parameter_count": "rnnlab.models.classifier",
     "ClassifierConfig": "rnnlab.models.config",
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
     from rnnlab.models.classifier import logits_to_probabilities as logits_to_probabilities
     from rnnlab.models.classifier import parameter_count as parameter_count
     from rnnlab.models.config import ClassifierConfig as ClassifierConfig
+    from rnnlab.models.elmo import BiLMEncoder as BiLMEncoder
+    from rnnlab.models.elmo import ElmoClassifier as ElmoClassifier
+    from rnnlab.models.elmo import ScalarMix as ScalarMix
     from rnnlab.models.init import part_generator as part_generator
     from rnnlab.models.init import part_seed as part_seed
     from rnnlab.models.pooling import pool_states as pool_states

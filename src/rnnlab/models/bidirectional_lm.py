@@ -35,13 +35,21 @@ outputs at padded positions are meaningless and must be masked by the caller.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
 
 from rnnlab.core import LSTM, flip_time
 from rnnlab.core.padding import LengthsLike, as_lengths, lengths_to_mask, zero_padding
+from rnnlab.models import softmax_heads
+from rnnlab.models.softmax_heads import (
+    DEFAULT_DIV_VALUE,
+    SOFTMAX_KINDS,
+    check_cutoffs,
+    default_cutoffs,
+)
 from rnnlab.models.token_ids import check_token_ids
 
 
@@ -56,6 +64,9 @@ class BidirectionalLMConfig:
     dropout: float = 0.0  # on the embedding and before the softmax (non-recurrent only)
     leaky: bool = False  # reproduce seed 000's bug: both backward outputs left unflipped
     leaky_lstm1_only: bool = False  # half the bug: only LSTM1's output unflipped (see module)
+    softmax: str = "full"  # "full" (nn.Linear) or "adaptive" (see models.softmax_heads)
+    cutoffs: tuple[int, ...] | None = None  # adaptive only; None: default_cutoffs(vocab_size)
+    div_value: float = DEFAULT_DIV_VALUE  # adaptive only: each cluster 4x narrower
 
     def __post_init__(self) -> None:
         if self.vocab_size < 2:
@@ -65,6 +76,34 @@ class BidirectionalLMConfig:
         if self.leaky and self.leaky_lstm1_only:
             raise ValueError("choose leaky=True (the seed's whole bug) or leaky_lstm1_only=True "
                              "(its LSTM1 half), not both")
+        if self.softmax not in SOFTMAX_KINDS:
+            raise ValueError(f"softmax must be one of {list(SOFTMAX_KINDS)}, got "
+                             f"{self.softmax!r}")
+        if self.cutoffs is not None:
+            if self.softmax != "adaptive":
+                raise ValueError(f"cutoffs apply to softmax='adaptive' only, got cutoffs="
+                                 f"{list(self.cutoffs)} with softmax={self.softmax!r}")
+            object.__setattr__(self, "cutoffs", check_cutoffs(
+                self.cutoffs, self.vocab_size, self.hidden_size, self.div_value))
+        elif self.softmax == "adaptive":
+            check_cutoffs(default_cutoffs(self.vocab_size), self.vocab_size, self.hidden_size,
+                          self.div_value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``cutoffs`` as a list)."""
+        data = asdict(self)
+        data["cutoffs"] = None if self.cutoffs is None else list(self.cutoffs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BidirectionalLMConfig:
+        """Inverse of :meth:`to_dict`; an unknown key is an error."""
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown BidirectionalLMConfig keys {unknown}; allowed: "
+                             f"{sorted(f.name for f in fields(cls))}")
+        cutoffs = data.get("cutoffs")
+        return cls(**{**data, "cutoffs": None if cutoffs is None else tuple(cutoffs)})
 
 
 @dataclass(frozen=True)
@@ -140,7 +179,10 @@ class BidirectionalLM(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.forward_stack = DirectionStack(config, backward=False)
         self.backward_stack = DirectionStack(config, backward=True)
-        self.softmax_layer = nn.Linear(config.hidden_size, config.vocab_size)  # shared
+        # shared by both directions: nn.Linear, or nn.AdaptiveLogSoftmaxWithLoss
+        self.softmax_layer = softmax_heads.softmax_layer(
+            config.softmax, config.hidden_size, config.vocab_size, config.cutoffs,
+            config.div_value)
 
     def _stacks(
         self, ids: torch.Tensor, lengths: LengthsLike | None
@@ -161,12 +203,34 @@ class BidirectionalLM(nn.Module):
     def forward(
         self, ids: torch.Tensor, lengths: LengthsLike | None = None
     ) -> dict[str, torch.Tensor]:
-        """ids ``(batch, time)``, optional ``lengths (batch,)`` (post padding) → logits."""
+        """ids ``(batch, time)``, optional ``lengths (batch,)`` (post padding) → scores
+        ``(batch, time, vocab)`` per direction: logits (full softmax) or log-probabilities
+        (adaptive); ``log_softmax`` of either is the log-probability."""
+        return {name: softmax_heads.scores(self.softmax_layer, hidden)
+                for name, hidden in self.softmax_inputs(ids, lengths).items()}
+
+    def softmax_inputs(
+        self, ids: torch.Tensor, lengths: LengthsLike | None = None
+    ) -> dict[str, torch.Tensor]:
+        """What the shared softmax reads, per direction: ``(batch, time, hidden)``.
+
+        Training scores only the real positions through :meth:`target_log_probs`, so the
+        adaptive softmax never builds ``(batch, time, vocab)``.
+        """
         _, forward, backward = self._stacks(ids, lengths)
-        return {
-            "forward": self.softmax_layer(self.dropout(forward.layer2)),
-            "backward": self.softmax_layer(self.dropout(backward.layer2)),
-        }
+        return {"forward": self.dropout(forward.layer2), "backward": self.dropout(backward.layer2)}
+
+    def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Softmax inputs ``(..., hidden)`` → log-probabilities ``(..., vocab)``."""
+        return softmax_heads.log_probs(self.softmax_layer, hidden)
+
+    def target_log_probs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``hidden (rows, hidden)``, ``targets (rows,)`` → ``log p(target) (rows,)``."""
+        return softmax_heads.target_log_probs(self.softmax_layer, hidden, targets)
+
+    def predict(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``hidden (rows, hidden)`` → most probable ids ``(rows,)``."""
+        return softmax_heads.predict(self.softmax_layer, hidden)
 
     def features(self, ids: torch.Tensor, lengths: LengthsLike | None = None) -> BiLMFeatures:
         """ELMo-style features of ``ids (batch, time)`` for a downstream model."""

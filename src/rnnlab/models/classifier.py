@@ -61,7 +61,7 @@ class SequenceClassifier(nn.Module):
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.pooled_dropout = nn.Dropout(config.pooled_dropout)
         self.recurrent = Recurrent(
-            config.embedding_size,
+            self._recurrent_input_size(config),
             config.hidden_size,
             config.num_layers,
             batch_first=True,
@@ -78,6 +78,10 @@ class SequenceClassifier(nn.Module):
         self.activation = _ACTIVATIONS[config.dense_activation]()
         self.output = nn.Linear(features, config.num_outputs)
 
+    def _recurrent_input_size(self, config: ClassifierConfig) -> int:
+        """Features per position the recurrent block reads (a subclass adds its own)."""
+        return config.embedding_size
+
     def reset_parameters(self, seed: int = 0) -> None:
         """(Re)initialise every part from its own ``(seed, part)`` generator."""
         scheme = self.config.init
@@ -92,7 +96,7 @@ class SequenceClassifier(nn.Module):
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
         check_token_ids(ids, self.embedding.num_embeddings)
-        embedded = self.embedding_dropout(self.embedding(ids))  # (batch, time, embedding)
+        embedded = self.input_vectors(ids, lengths)  # (batch, time, recurrent input)
         if self.config.masked:
             if lengths is None:
                 raise ValueError("lengths must be given when masked=True (one per sequence, "
@@ -102,6 +106,11 @@ class SequenceClassifier(nn.Module):
             # Keras without mask_zero: lengths are ignored and the padding is read.
             result = self.recurrent(embedded)
         return pool_states(result, self.config.pooling)
+
+    def input_vectors(self, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """What the recurrent block reads: ids ``(batch, time)`` → ``(batch, time, embedding)``
+        (the ELMo classifier adds its features here)."""
+        return self.embedding_dropout(self.embedding(ids))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits.

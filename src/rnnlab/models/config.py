@@ -22,6 +22,10 @@ POOLINGS = ("last", "mean", "max")
 INITS = ("keras", "torch")
 DENSE_ACTIVATIONS = (None, "relu", "tanh")
 PADDING_SIDES = ("pre", "post")
+ENCODER_TRAINING = ("frozen", "finetune")
+# The transfer fields and their defaults (left out of to_dict when at these values).
+_TRANSFER_DEFAULTS = {"embedding_vectors": None, "freeze_embedding": False,
+                      "encoder_run": None, "encoder_training": "frozen"}
 # Cell names the classifier accepts: the core registry's names plus the plain "rnn" alias.
 CELL_ALIASES = {"rnn": "rnn_tanh"}
 # Every spelling ``cell`` accepts, aliases included (a CLI's ``choices``).
@@ -52,9 +56,14 @@ class ClassifierConfig:
     padding: str = "pre"  # side the ids are padded on (seed 002 pads on the left)
     init: str = "keras"  # "keras" reproduces Keras's initialisers; "torch" torch's defaults
     arrangement: str | None = None  # the seed-002 name this came from, for records only
+    # Transfer (issue 12); None/False/"frozen" = trained from scratch, as seed 002.
+    embedding_vectors: str | None = None  # `rnnlab embed word2vec` folder: initial embedding
+    freeze_embedding: bool = False  # keep the embedding fixed (frozen word2vec)
+    encoder_run: str | None = None  # `rnnlab lm nextword` run: ELMo-style features beside x_k
+    encoder_training: str = "frozen"  # "frozen" (ELMo) or "finetune" (ULMFiT, see unfreezing)
 
     def __post_init__(self) -> None:
-        for name in ("bidirectional", "masked"):
+        for name in ("bidirectional", "masked", "freeze_embedding"):
             # A string flag ("false", "no") is truthy: take only real booleans.
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -74,6 +83,18 @@ class ClassifierConfig:
         _check_choice("dense_activation", self.dense_activation, DENSE_ACTIVATIONS)
         _check_choice("padding", self.padding, PADDING_SIDES)
         _check_choice("init", self.init, INITS)
+        _check_choice("encoder_training", self.encoder_training, ENCODER_TRAINING)
+        for name in ("embedding_vectors", "encoder_run"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"{name} must be a path (a non-empty string) or null, "
+                                 f"got {value!r}")
+        if self.encoder_training == "finetune" and self.encoder_run is None:
+            raise ValueError("encoder_training='finetune' needs encoder_run (the pretrained "
+                             "bi-LM run to fine-tune)")
+        if self.freeze_embedding and self.encoder_training == "finetune":
+            raise ValueError("freeze_embedding cannot be combined with encoder_training="
+                             "'finetune' (gradual unfreezing trains the whole classifier)")
         for name in ("dropout", "embedding_dropout", "pooled_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -90,8 +111,14 @@ class ClassifierConfig:
         """What this config trains, e.g. ``"MS_RST_biGRU+layernorm"`` (see
         :func:`~rnnlab.models.arrangements.model_label`); run files, the store and the report
         name runs by it, while :attr:`arrangement` stays the name it was built from."""
-        return model_label(self.arrangement, cell=self.cell, num_layers=self.num_layers,
-                           bidirectional=self.bidirectional, pooling=self.pooling)
+        label = model_label(self.arrangement, cell=self.cell, num_layers=self.num_layers,
+                            bidirectional=self.bidirectional, pooling=self.pooling)
+        transfer = [name for name, on in (
+            ("word2vec", self.embedding_vectors is not None),
+            ("frozen-embedding", self.freeze_embedding),
+            ("elmo", self.encoder_run is not None and self.encoder_training == "frozen"),
+            ("finetune", self.encoder_training == "finetune")) if on]
+        return "+".join((label, *transfer))
 
     @property
     def num_outputs(self) -> int:
@@ -128,9 +155,16 @@ class ClassifierConfig:
         _check_keys(data, "ClassifierConfig key")
         return cls(**data)
 
+    @property
+    def uses_pretrained(self) -> bool:
+        """Whether building the model reads a pretrained artifact (vectors or a bi-LM run)."""
+        return self.embedding_vectors is not None or self.encoder_run is not None
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return asdict(self)
+        """A JSON-ready dict of every field; the transfer fields only when set, so the
+        configs saved before they existed (in checkpoints and result stores) still match."""
+        return {key: value for key, value in asdict(self).items()
+                if key not in _TRANSFER_DEFAULTS or value != _TRANSFER_DEFAULTS[key]}
 
     def replace(self, **changes: Any) -> ClassifierConfig:
         """A copy with ``changes`` applied (validated like the constructor)."""

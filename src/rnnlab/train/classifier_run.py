@@ -51,6 +51,8 @@ from rnnlab.train.run_files import (
 )
 from rnnlab.train.run_lock import run_lock
 from rnnlab.train.shards import check_examples, evaluate_shared
+from rnnlab.train.transfer import build_classifier
+from rnnlab.train.unfreezing import apply_unfreezing, optimizer_groups
 
 OnEpoch = Callable[[EpochMetrics], None]
 SEED_TRAINING = TrainConfig()  # seed 002: Adam 1e-3, batch 32, 5 epochs
@@ -180,10 +182,12 @@ class _Run:
         self.config, self.data, self.train_config = config, data, train_config
         self.seed, self.data_seed, self.out_dir = seed, data_seed, out_dir
         self.world = world
-        self.model = SequenceClassifier(config, seed=seed)
+        # a plain SequenceClassifier, or one built from pretrained vectors or a bi-LM
+        self.model, self.transfer = build_classifier(config, data, seed=seed)
         self.trainer = replicate(self.model, world)  # what trains: DDP in a process group
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=train_config.lr, betas=train_config.betas,
+            optimizer_groups(self.model, train_config.lr), lr=train_config.lr,
+            betas=train_config.betas,
             eps=train_config.eps, weight_decay=train_config.weight_decay)
         self.stopping = EarlyStopping(train_config.patience)
         self.history: list[EpochMetrics] = []
@@ -214,7 +218,8 @@ class _Run:
         write_json(self.out_dir / CONFIG, {
             "label": self.config.label,  # what it trains, e.g. "MS_RST_biGRU+layernorm"
             "model": self.config.to_dict(), "train": self.train_config.to_dict(),
-            "seed": self.seed, "data_seed": self.data_seed, "data": self.data.describe()})
+            "seed": self.seed, "data_seed": self.data_seed, "data": self.data.describe(),
+            **({"transfer": self.transfer} if self.transfer else {})})
 
     def _lock_and_read(self, resume: bool, held: ExitStack) -> dict[str, Any] | None:
         """Take the run directory's lock (kept until ``held`` closes) and read its checkpoint
@@ -264,6 +269,7 @@ class _Run:
         for epoch in range(len(self.history) + 1, self.train_config.epochs + 1):
             if self.stopped_early:
                 break
+            apply_unfreezing(self.model, epoch)  # a fine-tuned encoder: ULMFiT's schedule
             metrics = self._epoch(epoch, show)
             self.history.append(metrics)
             if self.stopping.update(epoch, metrics.valid_loss):

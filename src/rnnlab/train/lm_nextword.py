@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rnnlab.data import PAD_TOKEN, UNK_TOKEN, Vocab, VocabConfig, load_dataset, tokenize_all
+from rnnlab.data import PAD_TOKEN, UNK_TOKEN, Vocab, VocabConfig
+from rnnlab.data.nextword_sources import NextWordDataConfig, load_nextword_texts
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from rnnlab.train.progress import progress_enabled
 
@@ -44,7 +45,7 @@ VARIANTS: dict[str, dict[str, bool]] = {
 class NextWordConfig:
     """Data, model and training settings for the seed-000 demonstration."""
 
-    data: str = "imdb-short"  # a name for rnnlab.data.load_dataset (its review texts)
+    data: str = "imdb-short"  # imdb-short | imdb | brown | a path (data.nextword_sources)
     epochs: int = 8  # the seed trained ~35 epochs (early stopping) on the full IMDB
     vocab_size: int = 5_000  # ids, <pad> <unk> <s> </s> included
     max_tokens: int = 50  # words kept per review (imdb-short has at most 100)
@@ -130,9 +131,11 @@ def next_word_accuracy(
     return {name: correct[name] / max(total[name], 1) for name in correct}
 
 
-def _batches(
+def shuffled_batches(
     data: NextWordData, batch_size: int, generator: torch.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch's ``(ids (batch, time), lengths (batch,))`` in an order drawn from
+    ``generator``; each batch cut to its longest text."""
     order = torch.randperm(len(data.ids), generator=generator)
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
@@ -156,7 +159,7 @@ def train_next_word(
     for epoch in range(1, config.epochs + 1):
         start, total, count = time.perf_counter(), 0.0, 0
         model.train()
-        batches = list(_batches(train, config.batch_size, generator))
+        batches = list(shuffled_batches(train, config.batch_size, generator))
         for ids, lengths in tqdm(batches, desc=f"epoch {epoch}",
                                  disable=not progress_enabled(progress), leave=False):
             loss = next_word_loss(model(ids, lengths=lengths), ids, lengths)
@@ -177,14 +180,14 @@ def train_next_word(
 
 
 def load_next_word_data(config: NextWordConfig) -> tuple[Vocab, NextWordData, NextWordData]:
-    """Vocabulary fitted on the train texts; encoded train and valid reviews."""
-    dataset = load_dataset(config.data)
-    train_texts = dataset.train.texts[: config.max_reviews]
-    train_tokens = tokenize_all(train_texts)
-    vocab = next_word_vocab(train_tokens, config.vocab_size)
-    valid_tokens = tokenize_all(dataset.valid.texts)
-    return (vocab, encode_reviews(train_tokens, vocab, config.max_tokens),
-            encode_reviews(valid_tokens, vocab, config.max_tokens))
+    """Vocabulary fitted on the train texts; encoded train and valid texts (any source of
+    :mod:`rnnlab.data.nextword_sources`; the valid texts are held out of the training ones)."""
+    texts = load_nextword_texts(NextWordDataConfig(
+        data=config.data, vocab_size=config.vocab_size, max_tokens=config.max_tokens,
+        max_texts=config.max_reviews))
+    vocab = next_word_vocab(texts.train, config.vocab_size)
+    return (vocab, encode_reviews(texts.train, vocab, config.max_tokens),
+            encode_reviews(texts.valid, vocab, config.max_tokens))
 
 
 def compare_next_word(

@@ -9,6 +9,10 @@ Run directory::
                             and the RNG state, so a resumed run continues to identical numbers
     RUN_DIR/history.json    the same history (and final scores), for people and scripts
 
+With NT-ASGD (:mod:`rnnlab.train.asgd`) once triggered, ``model`` in the checkpoint is the
+averaged weights (what evaluation, export and the audit load), ``iterate`` the SGD weights a
+resume continues from, and ``nt_asgd`` the trigger epoch and the running mean with its count.
+
 The corpus itself is not stored: ``corpus_spec`` (a small dict from the caller, e.g. the CLI's
 ``{"corpus": "brown", "max_words": None}``) says how to load it again, and the stored
 vocabulary is compared with the reloaded one so a changed corpus is an error, not a silent
@@ -19,8 +23,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from contextlib import ExitStack, nullcontext
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ from rnnlab.data.lm_sources import load_corpus  # noqa: F401 - moved to data; ol
 from rnnlab.data.tbptt import TBPTTBatches
 from rnnlab.models import part_seed
 from rnnlab.models.language_model import LanguageModel, LanguageModelConfig
+from rnnlab.train.asgd import ParameterAverage, should_trigger
 from rnnlab.train.checkpoint import (
     CheckpointError,
     capture_rng_state,
@@ -84,9 +89,10 @@ def _payload(
     spec: dict[str, Any],
     epoch: int,
     history: list[EpochMetrics],
+    averaging: _Averaging,
 ) -> dict[str, Any]:
     """Everything a resume or an evaluation needs; tensors, numbers and strings only."""
-    return {
+    payload = {
         "format": LM_CHECKPOINT_FORMAT,
         "model_config": asdict(model_config),
         "train_config": train_config.to_dict(),
@@ -98,11 +104,50 @@ def _payload(
         "history": [record.to_dict() for record in history],
         "rng": capture_rng_state(),
     }
+    if averaging.average is not None:
+        with averaging.average.swapped_in(model):
+            payload["model"] = {k: v.clone() for k, v in model.state_dict().items()}
+        payload["iterate"] = model.state_dict()
+        payload["nt_asgd"] = {"trigger_epoch": averaging.trigger_epoch,
+                              **averaging.average.state_dict()}
+    return payload
 
 
-def _write_history(run_dir: Path, history: list[EpochMetrics], final: dict | None) -> None:
+@dataclass
+class _Averaging:
+    """NT-ASGD's state in a run: the epoch that triggered it and the running mean."""
+
+    trigger_epoch: int | None = None
+    average: ParameterAverage | None = None
+
+    def after_epoch(self, model: LanguageModel, config: LMTrainConfig,
+                    history: list[EpochMetrics], log: Log) -> None:
+        """Start averaging if this epoch's valid score triggers it (Algorithm 1)."""
+        if not config.nt_asgd or self.average is not None:
+            return
+        scores = [record.valid_perplexity for record in history]
+        if should_trigger(scores[:-1], scores[-1], config.nonmono):
+            self.trigger_epoch, self.average = len(history), ParameterAverage(model)
+            log(f"NT-ASGD: valid {scores[-1]:.2f} is worse than the best of more than "
+                f"{config.nonmono} epochs back; averaging from epoch {len(history) + 1} on")
+
+    @classmethod
+    def restore(cls, model: LanguageModel, saved: dict[str, Any]) -> _Averaging:
+        state = saved.get("nt_asgd")
+        if state is None:
+            return cls()
+        average = ParameterAverage(model)
+        average.load_state_dict(state)
+        return cls(int(state["trigger_epoch"]), average)
+
+
+def _write_history(run_dir: Path, history: list[EpochMetrics], final: dict | None,
+                   trigger_epoch: int | None = None) -> None:
+    """``nt_asgd_trigger_epoch``: averaging began after it (valid scores of later epochs are
+    the average's); None when it has not."""
     epochs = [record.to_dict() for record in history]
-    write_json(run_dir / HISTORY, {"epochs": epochs, "final": final})
+    write_json(run_dir / HISTORY, {"epochs": epochs, "final": final,
+                                   "nt_asgd_trigger_epoch": trigger_epoch})
 
 
 def _check_resumable(
@@ -115,14 +160,15 @@ def _check_resumable(
 ) -> None:
     if saved.get("format") != LM_CHECKPOINT_FORMAT:
         raise CheckpointError(f"not an rnnlab LM checkpoint (format {saved.get('format')!r})")
-    if saved["model_config"] != asdict(model_config):
+    # (fields added since a run was saved take their defaults: the behaviour it was run with)
+    saved_model = {**_defaults(LanguageModelConfig), **saved["model_config"]}
+    if saved_model != asdict(model_config):
         raise ValueError(
-            f"--resume: the model config differs from the run's: saved {saved['model_config']}, "
+            f"--resume: the model config differs from the run's: saved {saved_model}, "
             f"now {asdict(model_config)}"
         )
     # The number of epochs may grow on resume; everything else must match.
-    # (runs saved before max_eval_tokens existed scored the whole valid split: None)
-    saved_train = {k: v for k, v in {"max_eval_tokens": None, **saved["train_config"]}.items()
+    saved_train = {k: v for k, v in {**_defaults(LMTrainConfig), **saved["train_config"]}.items()
                    if k != "epochs"}
     now_train = {k: v for k, v in train_config.to_dict().items() if k != "epochs"}
     if saved_train != now_train:
@@ -135,6 +181,11 @@ def _check_resumable(
                          f"process(es), this is {world.size}; resume it with torchrun "
                          f"--nproc-per-node {saved.get('world_size', 1)} (or without torchrun "
                          "for 1)")
+
+
+def _defaults(config_class: type) -> dict[str, Any]:
+    return {field.name: field.default for field in fields(config_class)
+            if field.default is not MISSING}
 
 
 def train_language_model(
@@ -200,13 +251,16 @@ def _train(
         model = LanguageModel(model_config)
         if not world.is_main:  # the same initial weights, but dropout masks of its own
             torch.manual_seed(part_seed(train_config.seed, f"lm/rank{world.rank}"))
-        optimizer = torch.optim.SGD(model.parameters(), lr=train_config.learning_rate)
+        optimizer = torch.optim.SGD(model.parameters(), lr=train_config.learning_rate,
+                                    weight_decay=train_config.weight_decay)
         trainer = None if world.size == 1 else ReplicatedLM(model, world)
         history: list[EpochMetrics] = []
+        averaging = _Averaging()
         if saved is not None:
             _check_resumable(saved, model_config, train_config, corpus, spec, world)
-            model.load_state_dict(saved["model"])
+            model.load_state_dict(saved.get("iterate", saved["model"]))
             optimizer.load_state_dict(saved["optimizer"])
+            averaging = _Averaging.restore(model, saved)
             history = [EpochMetrics.from_dict(record) for record in saved["history"]]
             restore_rng_state(saved["rng"] if world.is_main
                               else saved["rank_rng"][world.rank - 1])
@@ -217,25 +271,31 @@ def _train(
             record = run_epoch(
                 model, batches, valid_ids, optimizer, train_config, epoch,
                 progress=progress and world.is_main, world=world, trainer=trainer,
+                average=averaging.average,
             )  # fmt: skip
             history.append(record)
+            averaged = " (averaged)" if averaging.average is not None else ""
+            averaging.after_epoch(model, train_config, history, log)
             rng = world.gather(capture_rng_state())  # every rank's, for an exact resume
             if world.is_main:
                 payload = _payload(model, optimizer, model_config, train_config, corpus, spec,
-                                   epoch, history)
+                                   epoch, history, averaging)
                 save_checkpoint(checkpoint, {**payload, "rank_rng": rng[1:],
                                              "world_size": world.size})
-                _write_history(run_dir, history, None)
+                _write_history(run_dir, history, None, averaging.trigger_epoch)
             log(
                 f"epoch {epoch}/{train_config.epochs}  lr {record.learning_rate:.4g}  "
                 f"train ppl {record.train_perplexity:.2f}  valid ppl "
-                f"{record.valid_perplexity:.2f}  ({record.seconds:.0f} s)"
+                f"{record.valid_perplexity:.2f}{averaged}  ({record.seconds:.0f} s)"
             )
-        valid, test = score_splits(model, corpus, train_config.eval_batch_size, train_config.bptt,
-                                   world=world, progress=progress and world.is_main)
+        with (averaging.average.swapped_in(model) if averaging.average is not None
+              else nullcontext()):
+            valid, test = score_splits(model, corpus, train_config.eval_batch_size,
+                                       train_config.bptt, world=world,
+                                       progress=progress and world.is_main)
     final = {"valid_perplexity": valid.perplexity, "test_perplexity": test.perplexity}
     if world.is_main:
-        _write_history(run_dir, history, final)
+        _write_history(run_dir, history, final, averaging.trigger_epoch)
     log(f"final: valid ppl {valid.perplexity:.2f}  test ppl {test.perplexity:.2f}")
     return LMRunResult(tuple(history), valid, test, checkpoint)
 

@@ -41,6 +41,7 @@ from rnnlab.models.language_model import LanguageModel, LanguageModelConfig
 from rnnlab.train.checkpoint import CheckpointError, load_checkpoint
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.lm_loop import LMTrainConfig
+from rnnlab.train.transfer import saved_classifier
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -169,9 +170,11 @@ def load_run(run_dir: str | os.PathLike[str], kind: RunKind | None = None) -> Sa
     payload = load_checkpoint(path / CHECKPOINT)
     saved_format = payload.get("format")
     if saved_format not in _KINDS:
+        hint = ("; it is seed 000's next-word model: load it with rnnlab.train.nextword_run."
+                "load_nextword_run" if saved_format == "rnnlab.nextword-run/1" else "")
         raise CheckpointError(
             f"{path / CHECKPOINT} is neither a classifier nor a language-model run: format "
-            f"{saved_format!r}, expected one of {sorted(_KINDS)}"
+            f"{saved_format!r}, expected one of {sorted(_KINDS)}{hint}"
         )
     found_kind = _KINDS[saved_format]
     if kind is not None and kind != found_kind:
@@ -184,7 +187,7 @@ def load_run(run_dir: str | os.PathLike[str], kind: RunKind | None = None) -> Sa
 
 def _classifier_run(path: Path, payload: dict[str, Any]) -> SavedClassifierRun:
     model_config = ClassifierConfig.from_dict(payload["model_config"])
-    model = SequenceClassifier(model_config)
+    model = saved_classifier(model_config)
     model.load_state_dict(inference_state(payload))
     model.eval()
     return SavedClassifierRun(

@@ -9,7 +9,9 @@ computed by the caller with one GEMM, so autograd handles ``W_ih`` and ``x``); `
 Gal's recurrent dropout mask on ``h_{t-1}`` or None. ``outputs (time, batch, hidden)`` are zero
 past each row's length; ``h_n``/``c_n`` are the states after each row's last real step.
 
-The backward passes are hand-written (``csrc/recurrent.cpp``) and first order only.
+The backward passes are hand-written (``csrc/recurrent.cpp``) and first order only. Without a
+graph to record (no grad, or nothing requiring it) the forward passes keep no per-step values
+(``save=False``): inference allocates only its outputs.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def gru(gi, h0, w_hh, b_hh, lengths, rmask) -> tuple[torch.Tensor, torch.Tensor]
     if _needs_graph(gi, h0, w_hh, b_hh, rmask):
         out, h_n, _, _ = _GRU.apply(gi, h0, w_hh, b_hh, lengths, rmask)
         return out, h_n
-    out, h_n, _, _ = torch.ops.rnnlab.gru_forward(gi, h0, w_hh, b_hh, lengths, rmask)
+    out, h_n, _, _ = torch.ops.rnnlab.gru_forward(gi, h0, w_hh, b_hh, lengths, rmask,
+                                                  save=False)
     return out, h_n
 
 
@@ -141,7 +144,7 @@ def lstm_family(kind: str, gi, h0, c0, w_hh, b_hh, peephole, lengths, rmask
                                               lengths, rmask)
         return out, h_n, c_n
     out, h_n, c_n, *_ = torch.ops.rnnlab.lstm_forward(code, gi, h0, c0, w_hh, b_hh, peephole,
-                                                      lengths, rmask)
+                                                      lengths, rmask, save=False)
     return out, h_n, c_n
 
 
@@ -159,5 +162,5 @@ def layer_norm_lstm(gi, h0, c0, w_hh, b_hh, gamma_hh, beta_hh, gamma_c, beta_c, 
                                                  lengths, rmask)
         return out, h_n, c_n
     out, h_n, c_n, *_ = torch.ops.rnnlab.ln_lstm_forward(gi, h0, c0, w_hh, b_hh, *norms,
-                                                         float(eps), lengths, rmask)
+                                                         float(eps), lengths, rmask, save=False)
     return out, h_n, c_n

@@ -76,6 +76,24 @@ void recurrent_gemm(at::Tensor& out, const at::Tensor& input, const at::Tensor& 
 
 constexpr int64_t kRowGrain = 4;
 
+// Where a forward pass keeps its per-step values. For training (save) every step's, which
+// the backward pass reads; for inference one step's scratch and two state slices used in
+// turn: a batch-256 evaluation then does not allocate (and page-fault in) ~80 MB per layer
+// and direction, which cost as much as its recurrent GEMMs (benchmarks/RESULTS.md §1).
+struct Storage {
+  bool save;
+  int64_t T, B;
+  at::TensorOptions options;
+  // Per-step values (time or 1, batch, width); step(t) is step t's slot.
+  at::Tensor steps(int64_t width) const { return at::empty({save ? T : 1, B, width}, options); }
+  int64_t step(int64_t t) const { return save ? t : 0; }
+  // States h_0 … h_T (or two slices); state(t) is h_t's slot.
+  at::Tensor states(int64_t width) const {
+    return at::empty({save ? T + 1 : 2, B, width}, options);
+  }
+  int64_t state(int64_t t) const { return save ? t : t % 2; }
+};
+
 // ------------------------------------------------------------------------------ GRU --------
 // One row of one step. The row loops live in functions of their own, with restrict-qualified
 // parameters, so the compiler vectorises them without runtime alias checks (inside the
@@ -115,26 +133,27 @@ __attribute__((noinline)) void gru_row_forward(
 std::vector<at::Tensor> gru_forward(const at::Tensor& gi, const at::Tensor& h0,
                                     const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_hh,
                                     const c10::optional<at::Tensor>& lengths,
-                                    const c10::optional<at::Tensor>& rmask) {
+                                    const c10::optional<at::Tensor>& rmask, bool save) {
   const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1);
-  auto hs = at::empty({T + 1, B, H}, gi.options());
+  const Storage keep{save, T, B, gi.options()};
+  auto hs = keep.states(H);
   hs[0].copy_(h0);
   auto out = at::empty({T, B, H}, gi.options());
-  auto gates = at::empty({T, B, 4 * H}, gi.options());  // r, z, n, (W_hn h + b_hn)
+  auto gates = keep.steps(4 * H);  // r, z, n, (W_hn h + b_hn)
   auto gh = at::empty({B, 3 * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
   const auto w_t = w_hh.t();
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_gru_forward", [&] {
     for (int64_t t = 0; t < T; ++t) {
-      const auto h_prev = hs[t];
+      const auto h_prev = hs[keep.state(t)];
       recurrent_gemm(gh, recurrent_input(h_prev, rmask, masked), w_t, b_hh);
       const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * 3 * H;
       const scalar_t* gh_t = gh.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
-      scalar_t* hn = hs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      scalar_t* hn = hs.data_ptr<scalar_t>() + keep.state(t + 1) * B * H;
       scalar_t* o = out.data_ptr<scalar_t>() + t * B * H;
-      scalar_t* g = gates.data_ptr<scalar_t>() + t * B * 4 * H;
+      scalar_t* g = gates.data_ptr<scalar_t>() + keep.step(t) * B * 4 * H;
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           const scalar_t* __restrict__ x = gi_t + b * 3 * H;
@@ -152,7 +171,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& gi, const at::Tensor& h0,
       });
     }
   });
-  return {out, hs[T], gates, hs};
+  return {out, hs[keep.state(T)], gates, hs};
 }
 
 std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& d_hn,
@@ -283,17 +302,18 @@ std::vector<at::Tensor> lstm_forward(int64_t kind, const at::Tensor& gi, const a
                                      const c10::optional<at::Tensor>& b_hh,
                                      const c10::optional<at::Tensor>& peephole,
                                      const c10::optional<at::Tensor>& lengths,
-                                     const c10::optional<at::Tensor>& rmask) {
+                                     const c10::optional<at::Tensor>& rmask, bool save) {
   TORCH_CHECK(kind >= 0 && kind <= 2, "rnnlab lstm_forward: unknown kind ", kind);
   TORCH_CHECK(kind != 1 || has(peephole), "rnnlab lstm_forward: peephole weights missing");
   const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1), G = gate_count(kind);
-  auto hs = at::empty({T + 1, B, H}, gi.options());
-  auto cs = at::empty({T + 1, B, H}, gi.options());
+  const Storage keep{save, T, B, gi.options()};
+  auto hs = keep.states(H);
+  auto cs = keep.states(H);
   hs[0].copy_(h0);
   cs[0].copy_(c0);
   auto out = at::empty({T, B, H}, gi.options());
-  auto gates = at::empty({T, B, G * H}, gi.options());  // activations in weight order
-  auto tcs = at::empty({T, B, H}, gi.options());        // tanh(c_t)
+  auto gates = keep.steps(G * H);  // activations in weight order
+  auto tcs = keep.steps(H);        // tanh(c_t)
   auto gh = at::empty({B, G * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
   const auto w_t = w_hh.t();
@@ -301,16 +321,16 @@ std::vector<at::Tensor> lstm_forward(int64_t kind, const at::Tensor& gi, const a
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_lstm_forward", [&] {
     const scalar_t* peep = kind == 1 ? peephole->data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
-      recurrent_gemm(gh, recurrent_input(hs[t], rmask, masked), w_t, b_hh);
+      recurrent_gemm(gh, recurrent_input(hs[keep.state(t)], rmask, masked), w_t, b_hh);
       const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
       const scalar_t* gh_t = gh.data_ptr<scalar_t>();
-      const scalar_t* hp = hs.data_ptr<scalar_t>() + t * B * H;
-      const scalar_t* cp = cs.data_ptr<scalar_t>() + t * B * H;
-      scalar_t* hn = hs.data_ptr<scalar_t>() + (t + 1) * B * H;
-      scalar_t* cn = cs.data_ptr<scalar_t>() + (t + 1) * B * H;
+      const scalar_t* hp = hs.data_ptr<scalar_t>() + keep.state(t) * B * H;
+      const scalar_t* cp = cs.data_ptr<scalar_t>() + keep.state(t) * B * H;
+      scalar_t* hn = hs.data_ptr<scalar_t>() + keep.state(t + 1) * B * H;
+      scalar_t* cn = cs.data_ptr<scalar_t>() + keep.state(t + 1) * B * H;
       scalar_t* o_t = out.data_ptr<scalar_t>() + t * B * H;
-      scalar_t* g_t = gates.data_ptr<scalar_t>() + t * B * G * H;
-      scalar_t* tc_t = tcs.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* g_t = gates.data_ptr<scalar_t>() + keep.step(t) * B * G * H;
+      scalar_t* tc_t = tcs.data_ptr<scalar_t>() + keep.step(t) * B * H;
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           const scalar_t* __restrict__ x = gi_t + b * G * H;
@@ -337,7 +357,7 @@ std::vector<at::Tensor> lstm_forward(int64_t kind, const at::Tensor& gi, const a
       });
     }
   });
-  return {out, hs[T], cs[T], gates, tcs, hs, cs};
+  return {out, hs[keep.state(T)], cs[keep.state(T)], gates, tcs, hs, cs};
 }
 
 std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
@@ -519,18 +539,20 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
                                         const at::Tensor& gamma_hh, const at::Tensor& beta_hh,
                                         const at::Tensor& gamma_c, const at::Tensor& beta_c,
                                         double eps, const c10::optional<at::Tensor>& lengths,
-                                        const c10::optional<at::Tensor>& rmask) {
+                                        const c10::optional<at::Tensor>& rmask,
+                                        bool save) {
   const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1), G = 4;
-  auto hs = at::empty({T + 1, B, H}, gi.options());
-  auto cs = at::empty({T + 1, B, H}, gi.options());
+  const Storage keep{save, T, B, gi.options()};
+  auto hs = keep.states(H);
+  auto cs = keep.states(H);
   hs[0].copy_(h0);
   cs[0].copy_(c0);
   auto out = at::empty({T, B, H}, gi.options());
-  auto gates = at::empty({T, B, G * H}, gi.options());   // σ(i), σ(f), tanh(g), σ(o)
-  auto xhat_hh = at::empty({T, B, G * H}, gi.options());  // (padded rows: never read)
-  auto xhat_c = at::empty({T, B, H}, gi.options());
-  auto tls = at::empty({T, B, H}, gi.options());         // tanh(LN(c_t))
-  auto rstd = at::zeros({T, B, 2}, gi.options());        // 1/σ of the two norms
+  auto gates = keep.steps(G * H);    // σ(i), σ(f), tanh(g), σ(o)
+  auto xhat_hh = keep.steps(G * H);  // (padded rows: never read)
+  auto xhat_c = keep.steps(H);
+  auto tls = keep.steps(H);          // tanh(LN(c_t))
+  auto rstd = keep.steps(2).zero_();  // 1/σ of the two norms
   auto u = at::empty({B, G * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
   const auto w_t = w_hh.t();
@@ -542,23 +564,25 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
     const scalar_t* b_c = beta_c.data_ptr<scalar_t>();
     const scalar_t* bias = has(b_hh) ? b_hh->data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
-      at::mm_out(u, recurrent_input(hs[t], rmask, masked), w_t);
+      at::mm_out(u, recurrent_input(hs[keep.state(t)], rmask, masked), w_t);
       const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
       const scalar_t* u_t = u.data_ptr<scalar_t>();
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
-          const int64_t row = t * B + b;
+          const int64_t row = t * B + b;                      // in out
+          const int64_t slot = keep.step(t) * B + b;          // in the per-step values
+          const int64_t from = keep.state(t) * B + b, to = keep.state(t + 1) * B + b;
           const scalar_t* __restrict__ x = gi_t + b * G * H;
-          const scalar_t* __restrict__ h = hs.data_ptr<scalar_t>() + row * H;
-          const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ h_new = hs.data_ptr<scalar_t>() + (row + B) * H;
-          scalar_t* __restrict__ c_new = cs.data_ptr<scalar_t>() + (row + B) * H;
+          const scalar_t* __restrict__ h = hs.data_ptr<scalar_t>() + from * H;
+          const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + from * H;
+          scalar_t* __restrict__ h_new = hs.data_ptr<scalar_t>() + to * H;
+          scalar_t* __restrict__ c_new = cs.data_ptr<scalar_t>() + to * H;
           scalar_t* __restrict__ y = out.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + row * G * H;
-          scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + row * G * H;
-          scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + row * 2;
+          scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + slot * G * H;
+          scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + slot * G * H;
+          scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + slot * H;
+          scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + slot * H;
+          scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + slot * 2;
           if (!len.real(b, t)) {
             for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; c_new[j] = c[j]; y[j] = 0; }
             continue;
@@ -569,7 +593,8 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
       });
     }
   });
-  return {out, hs[T], cs[T], gates, xhat_hh, xhat_c, tls, rstd, hs, cs};
+  return {out, hs[keep.state(T)], cs[keep.state(T)], gates, xhat_hh, xhat_c, tls, rstd, hs,
+          cs};
 }
 
 std::vector<at::Tensor> ln_lstm_backward(
@@ -633,17 +658,17 @@ std::vector<at::Tensor> ln_lstm_backward(
 
 TORCH_LIBRARY(rnnlab, m) {
   m.def("gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor? b_hh, Tensor? lengths, "
-        "Tensor? rmask) -> Tensor[]");
+        "Tensor? rmask, bool save=True) -> Tensor[]");
   m.def("gru_backward(Tensor d_out, Tensor d_hn, Tensor gates, Tensor hs, Tensor w_hh, "
         "Tensor? lengths, Tensor? rmask) -> Tensor[]");
   m.def("lstm_forward(int kind, Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, "
-        "Tensor? peephole, Tensor? lengths, Tensor? rmask) -> Tensor[]");
+        "Tensor? peephole, Tensor? lengths, Tensor? rmask, bool save=True) -> Tensor[]");
   m.def("lstm_backward(int kind, Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
         "Tensor tcs, Tensor hs, Tensor cs, Tensor w_hh, Tensor? peephole, Tensor? lengths, "
         "Tensor? rmask) -> Tensor[]");
   m.def("ln_lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, "
         "Tensor gamma_hh, Tensor beta_hh, Tensor gamma_c, Tensor beta_c, float eps, "
-        "Tensor? lengths, Tensor? rmask) -> Tensor[]");
+        "Tensor? lengths, Tensor? rmask, bool save=True) -> Tensor[]");
   m.def("ln_lstm_backward(Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
         "Tensor xhat_hh, Tensor xhat_c, Tensor tls, Tensor rstd, Tensor hs, Tensor cs, "
         "Tensor w_hh, Tensor gamma_hh, Tensor gamma_c, Tensor? lengths, Tensor? rmask) "
