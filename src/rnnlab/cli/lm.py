@@ -21,37 +21,34 @@ from rnnlab.core.registry import LSTM_CELLS
 _POSITIVE = int_at_least(1)
 
 
+def _float_or_nan(text: str) -> float:
+    """``text`` as a float; NaN (which fails every range check below) if it is not one."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def _probability(text: str) -> float:
     """An argparse ``type``: a dropout rate in [0, 1) (argparse names the option)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 1.0:
+    if not 0.0 <= _float_or_nan(text) < 1.0:
         raise argparse.ArgumentTypeError(
             f"must be a probability in [0, 1) (0 is off), got {text!r}")
-    return value
+    return float(text)
 
 
 def _non_negative(text: str) -> float:
     """An argparse ``type``: a float >= 0 (a regulariser's weight; 0 is off)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0.0 or value == float("inf"):
+    if not 0.0 <= _float_or_nan(text) < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 is off), got {text!r}")
-    return value
+    return float(text)
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < float("inf"):
+    """An argparse ``type``: a finite float > 0."""
+    if not 0.0 < _float_or_nan(text) < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
+    return float(text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
