@@ -56,7 +56,7 @@ def test_paths_are_made_absolute_and_names_stay_names(tmp_path, monkeypatch):
 def test_bad_settings_name_the_field():
     with pytest.raises(ValueError, match="vocab_size must be >= 5"):
         NextWordDataConfig(vocab_size=4)
-    with pytest.raises(ValueError, match="unknown NextWordDataConfig keys"):
+    with pytest.raises(ValueError, match=r"unknown NextWordDataConfig key\(s\)"):
         NextWordDataConfig.from_dict({"data": "imdb", "lowercase": True})
 
 

@@ -118,5 +118,5 @@ def test_cutoffs_need_the_adaptive_softmax_and_unknown_config_keys_are_refused()
         BidirectionalLMConfig(vocab_size=VOCAB, cutoffs=(4,))
     with pytest.raises(ValueError, match="softmax must be one of"):
         BidirectionalLMConfig(vocab_size=VOCAB, softmax="sampled")
-    with pytest.raises(ValueError, match="unknown BidirectionalLMConfig keys"):
+    with pytest.raises(ValueError, match=r"unknown BidirectionalLMConfig key\(s\)"):
         BidirectionalLMConfig.from_dict({"vocab_size": VOCAB, "tied": True})

@@ -26,12 +26,13 @@ tokens and are only lower-cased.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rnnlab._config import check_known_keys
 from rnnlab.data.brown import BrownLMConfig, read_brown
 from rnnlab.data.datasets import load_dataset
 from rnnlab.data.errors import DataError
@@ -72,10 +73,7 @@ class NextWordDataConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NextWordDataConfig:
         """Inverse of :meth:`to_dict`; an unknown key is an error."""
-        allowed = {f.name for f in fields(cls)}
-        if set(data) - allowed:
-            raise ValueError(f"unknown NextWordDataConfig keys {sorted(set(data) - allowed)}; "
-                             f"allowed: {sorted(allowed)}")
+        check_known_keys(data, cls, "NextWordDataConfig key")
         return cls(**data)
 
 

@@ -35,12 +35,13 @@ outputs at padded positions are meaningless and must be masked by the caller.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from rnnlab._config import check_known_keys
 from rnnlab.core import LSTM, flip_time
 from rnnlab.core.padding import LengthsLike, as_lengths, lengths_to_mask, zero_padding
 from rnnlab.models import softmax_heads
@@ -98,10 +99,7 @@ class BidirectionalLMConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BidirectionalLMConfig:
         """Inverse of :meth:`to_dict`; an unknown key is an error."""
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown BidirectionalLMConfig keys {unknown}; allowed: "
-                             f"{sorted(f.name for f in fields(cls))}")
+        check_known_keys(data, cls, "BidirectionalLMConfig key")
         cutoffs = data.get("cutoffs")
         return cls(**{**data, "cutoffs": None if cutoffs is None else tuple(cutoffs)})
 

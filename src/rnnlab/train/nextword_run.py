@@ -37,13 +37,14 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
 
+from rnnlab._config import check_known_keys
 from rnnlab.data.nextword_sources import NextWordDataConfig, load_nextword_texts, resolved
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from rnnlab.train.checkpoint import (
@@ -111,10 +112,7 @@ class NextWordTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NextWordTrainConfig:
-        allowed = {f.name for f in fields(cls)}
-        if set(data) - allowed:
-            raise ValueError(f"unknown NextWordTrainConfig keys {sorted(set(data) - allowed)}; "
-                             f"allowed: {sorted(allowed)}")
+        check_known_keys(data, cls, "NextWordTrainConfig key")
         return cls(**data)
 
 
