@@ -97,6 +97,19 @@ def test_train_on_a_users_csv_with_overrides(tmp_path, capsys):
     assert (model["cell"], model["pooling"], model["masked"]) == ("peephole", "max", True)
 
 
+def test_csv_multiline_reads_texts_with_line_breaks_that_are_refused_without_it(
+        tmp_path, capsys):
+    rows = [f'"review {i}\nwith a second line",{"pos" if i % 2 else "neg"}' for i in range(30)]
+    data = tmp_path / "multi.csv"
+    data.write_text("text,label\n" + "\n".join(rows) + "\n")
+    argv = ["train", "--data", str(data), "--epochs", "1", *TINY]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    assert "line 2: a quoted field starts here and runs over 2 lines" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+    assert main([*argv, "--csv-multiline", "--out", str(tmp_path / "read")]) == 0
+    assert json.loads((tmp_path / "read" / "metrics.json").read_text())
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -94,6 +94,33 @@ def test_stray_quote_does_not_merge_rows(tmp_path, closing_row):
     assert "line 12" in str(error.value)
 
 
+def test_texts_with_line_breaks_are_read_when_asked_for_and_refused_otherwise(tmp_path):
+    content = ('text,label\n"first line\nsecond line",pos\nplain,neg\n'
+               '"three\r\nline\r\ntext",pos\n')
+    path = _write(tmp_path, "d.csv", content)
+    with pytest.raises(DataError, match=r"d\.csv, line 2: .*runs over 2 lines.*--csv-multiline"):
+        _load(path)
+    data = load_user_data(path, valid_fraction=0.0, test_fraction=0.0, csv_multiline=True)
+    assert data.train.texts == ("first line\nsecond line", "plain", "three\r\nline\r\ntext")
+    assert data.train.ids == ("d.csv:2", "d.csv:4", "d.csv:5")  # the line each record starts on
+    assert list(data.train.labels) == [1, 0, 1]
+
+
+def test_multiline_reading_still_refuses_a_quote_that_is_never_closed(tmp_path):
+    rows = _rows(20)
+    rows[3] = '"never closed,b'
+    path = _write(tmp_path, "d.csv", "text,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"d\.csv, line 5: a quoted field starts here and is "
+                                        r"never closed"):
+        load_user_data(path, valid_fraction=0.0, test_fraction=0.0, csv_multiline=True)
+
+
+def test_csv_multiline_must_be_a_boolean(tmp_path):
+    path = _write(tmp_path, "d.csv", "text,label\na,pos\nb,neg\n")
+    with pytest.raises(DataError, match="csv_multiline must be true or false, got 'yes'"):
+        load_user_data(path, csv_multiline="yes")
+
+
 def test_unbalanced_quote_message_quotes_at_most_80_characters(tmp_path):
     rows = _rows(1000)
     rows[1] = '"never closed,b'

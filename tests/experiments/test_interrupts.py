@@ -142,3 +142,56 @@ class _NoStudy:
 class _NoData:
     def fingerprint(self) -> str:
         return "no data"
+
+
+class _RayWithoutMessages:
+    """Just enough of ``ray`` for the driver loop: one CPU, a task that never reports, and a
+    ``wait`` that swallows the Ctrl-C pressed while it blocks (as C++ code may)."""
+
+    def __init__(self) -> None:
+        self.waits, self.cancelled = 0, []
+
+    def remote(self, **options):
+        return lambda function: function
+
+    def put(self, value):
+        return value
+
+    def cluster_resources(self):
+        return {"CPU": 1}
+
+    def wait(self, pending, num_returns, timeout=None):
+        self.waits += 1
+        if self.waits > 2:
+            raise AssertionError("the driver kept waiting after a Ctrl-C")
+        os.kill(os.getpid(), signal.SIGINT)  # the handler records it and raises here ...
+        return [], pending
+
+    def cancel(self, generator, force):
+        self.cancelled.append(generator)
+
+
+def test_the_ray_driver_stops_on_a_ctrl_c_that_ray_swallowed(claimed, monkeypatch):
+    from rnnlab.experiments import ray_executor
+
+    store, run = claimed
+    store.release_claims(run.study_id)
+    fake_ray = _RayWithoutMessages()
+    real_wait = fake_ray.wait
+
+    def swallowing_wait(*args, **kwargs):  # ... and Ray's wait drops the KeyboardInterrupt
+        try:
+            return real_wait(*args, **kwargs)
+        except KeyboardInterrupt:
+            return [], args[0]
+
+    fake_ray.wait = swallowing_wait
+    driver = ray_executor._Driver(fake_ray, store, run.study_id, store.path.parent, data=None,
+                                  threads=1)
+    monkeypatch.setattr(driver, "_submit",
+                        lambda flight: driver.flights.__setitem__("task", flight))
+    with interrupt_once(), pytest.raises(KeyboardInterrupt):
+        driver.run()
+    assert interrupt_requested()
+    assert fake_ray.waits == 1  # stopped after the first slice, not at the next message
+    assert fake_ray.cancelled == ["task"]  # its task stopped; the runner releases the claim

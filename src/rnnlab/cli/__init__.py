@@ -12,12 +12,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-# OpenMP threads that wait for work by spinning turn any competing process into a 20-400×
-# slowdown (measured: an LSTM step at 2 threads beside other CPU work took 1.6 s instead of
-# 36 ms). Sleeping waiters cost a few microseconds per parallel region and keep training
-# within ~2× on a busy machine. This must be set before torch loads its OpenMP runtime, which
-# no command has done yet at this point; an explicit setting of the user's wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from rnnlab.cpu_threads import can_govern
+
+# OpenMP threads that wait for work by spinning make a competing process a 4-45× slowdown;
+# sleeping waiters (PASSIVE) make 2 threads slower than 1 on an idle machine. Where rnnlab can
+# see the machine's load it keeps OpenMP's default and follows the free cores with the thread
+# count instead (rnnlab.cpu_threads); elsewhere PASSIVE is the safer choice. It must be
+# set before torch loads its OpenMP runtime, which no command has done yet at this point; an
+# explicit setting of the user's wins.
+if not can_govern():
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 

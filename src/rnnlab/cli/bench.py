@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall seconds, or this process's CPU seconds, which still "
                              "compare the work on a busy machine (default: %(default)s)")
-    add_threads_option(parser)
+    add_threads_option(parser, help="torch CPU threads for every contender, fixed for the whole "
+                       "run (default: torch's choice, one per core)")
     parser.add_argument("--output", default=None, help="also write the table to this file")
     parser.set_defaults(handler=run)
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.bench.layers import SHAPES, bench_layers, rows_to_markdown, sgemm_gflops
     from rnnlab.core import kernels
 
-    apply_threads(args)
+    apply_threads(args, follow_free_cores=False)  # contenders compared at one thread count
     shapes = SHAPES[:1] if args.quick else SHAPES
     repeats = 3 if args.quick else args.repeats
     sgemm_before = sgemm_gflops(clock=args.clock)

@@ -1,7 +1,7 @@
 """Options and checks every ``rnnlab`` command shares, so each is spelled and validated once.
 
     add_threads_option(parser)      # --threads N, N >= 1, checked while parsing
-    apply_threads(args)             # torch.set_num_threads(args.threads) if given
+    apply_threads(args)             # --threads as a ceiling: fewer while others take the cores
     add_worker_threads_option(parser)   # --threads N per worker process (compare, toys)
     check_out_dir(args.out)         # --out must be a directory or not exist yet
     int_at_least(2, "PAD and OOV take ids 0 and 1")   # argparse ``type`` of a bounded int
@@ -19,9 +19,10 @@ __all__ = ["CommandParser", "DefaultsHelpFormatter", "add_threads_option",
            "study_exit_code", "thread_count"]
 
 THREADS_HELP = ("torch CPU threads for this process (default: torch's choice, one per core). "
-                "rnnlab sets OMP_WAIT_POLICY=PASSIVE unless you set it, so idle threads sleep "
-                "instead of spinning and a busy machine slows training by about 2x, not 100x; "
-                "use 1 per process when several jobs share the machine")
+                "While other processes take CPU, rnnlab uses only the cores they leave free "
+                "(at least one) and goes back to N when they stop, so a busy machine slows "
+                "training by ~1.4x instead of 4x (RNNLAB_THREAD_GOVERNOR=0 turns this off); "
+                "use 1 per process when you run several jobs side by side")
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -81,10 +82,10 @@ thread_count = int_at_least(1)  # torch refuses fewer than one thread
 thread_count.__doc__ = "argparse ``type`` of ``--threads``: an integer >= 1."
 
 
-def add_threads_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_threads_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                       help: str = THREADS_HELP) -> None:
     """Add ``--threads`` (validated while parsing: a bad value is a usage error, exit 2)."""
-    parser.add_argument("--threads", type=thread_count, default=None, metavar="N",
-                        help=THREADS_HELP)
+    parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help=help)
 
 
 def add_worker_threads_option(parser: argparse.ArgumentParser) -> None:
@@ -95,12 +96,19 @@ def add_worker_threads_option(parser: argparse.ArgumentParser) -> None:
                         help="torch threads per worker (default: cores / jobs)")
 
 
-def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's intra-op threads from ``--threads``; without it, leave torch's choice."""
-    if getattr(args, "threads", None) is not None:
+def apply_threads(args: argparse.Namespace, *, follow_free_cores: bool = True) -> None:
+    """Use ``--threads`` torch threads (without it, torch's choice) while the machine's cores
+    are free, fewer while other processes take them (:mod:`rnnlab.cpu_threads`);
+    ``follow_free_cores=False`` keeps the count fixed (a benchmark compares at one count)."""
+    threads = getattr(args, "threads", None)
+    if follow_free_cores:
+        from rnnlab.cpu_threads import govern_threads
+
+        govern_threads(threads)
+    elif threads is not None:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(threads)
 
 
 def check_out_dir(value: str | Path, option: str = "--out") -> Path:

@@ -29,7 +29,7 @@ from rnnlab.train.distributed import process_group
 from rnnlab.train.run_files import dumps_json
 
 _POSITIVE = int_at_least(1)
-_USER_DATA_OPTIONS = ("valid", "test", "text_field", "label_field")
+_USER_DATA_OPTIONS = ("valid", "test", "text_field", "label_field", "csv_multiline")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +54,9 @@ def _add_data_options(parser: argparse.ArgumentParser, *, required: bool,
                                       "held out from train, or the dataset's test split)")
     group.add_argument("--text-field", help="text column of a .csv/.jsonl (default: text)")
     group.add_argument("--label-field", help="label column of a .csv/.jsonl (default: label)")
+    group.add_argument("--csv-multiline", action="store_true", default=None,
+                       help="quoted .csv/.tsv texts may hold line breaks (default: off: a "
+                            "record spanning lines is refused as a probable stray quote)")
     group.add_argument("--valid-fraction", type=float, default=0.1,
                        help="share of train held out as valid when no --valid (default 0.1)")
     group.add_argument("--split-seed", type=int, default=0,

@@ -7,7 +7,10 @@ physical line (line 1 is the first line of the file, blank lines count but are s
 - Records are one per line. A quoted CSV field may hold the delimiter (``"a, b"``) and
   doubled quotes (``"a ""quoted"" word"``) but no line break: a quoted field running over several
   lines is almost always a stray quote that swallowed the rows after it (60 rows read as 55).
-  Replace line breaks in texts by spaces, or use JSONL, which holds any text.
+  Replace line breaks in texts by spaces, or use JSONL, which holds any text. A file whose
+  texts really hold line breaks is read with ``multiline=True`` (``--csv-multiline``): then
+  a quoted field may span lines, a record's line is the one it starts on, and a stray quote
+  is caught only where it breaks the CSV syntax or the field count.
 - CSV/TSV: the first non-blank line is the header; its names are distinct; every row has as
   many fields as the header; a field holds at most ``FIELD_SIZE_LIMIT`` characters.
 - A text is a non-empty string (not only whitespace): an empty text gives a model nothing.
@@ -121,8 +124,10 @@ def _csv_error(source: str, lines: list[str], start: int, end: int, error: csv.E
     return f"{source}, line {end}: not valid CSV ({reason}): {first!r}"
 
 
-def _csv_records(content: str, source: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """(physical line, fields) of every non-blank record; refuses records spanning lines."""
+def _csv_records(content: str, source: str, delimiter: str,
+                 multiline: bool = False) -> list[tuple[int, list[str]]]:
+    """(physical line, fields) of every non-blank record; refuses records spanning lines
+    unless ``multiline``."""
     lines = _physical_lines(content)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     records = []
@@ -135,14 +140,15 @@ def _csv_records(content: str, source: str, delimiter: str) -> list[tuple[int, l
                 break
             except csv.Error as error:
                 raise DataError(_csv_error(source, lines, start, reader.line_num, error)) from error
-            if reader.line_num > start:
+            if reader.line_num > start and not multiline:
                 spanning = next(field for field in fields if "\n" in field or "\r" in field)
                 raise DataError(
                     f"{source}, line {start}: a quoted field starts here and runs over "
                     f"{reader.line_num - start + 1} lines, to line {reader.line_num} "
                     f"({_clip(spanning)!r}); records must be one per line, so this is probably "
                     f"a stray or unclosed quote that merged the rows after it. Fix the quote; "
-                    f"if the text really holds line breaks, replace them by spaces or use .jsonl"
+                    f"if the texts really hold line breaks, pass --csv-multiline "
+                    f"(multiline=True), replace them by spaces, or use .jsonl"
                 )
             if fields and (len(fields) > 1 or fields[0].strip()):
                 records.append((start, fields))
@@ -150,9 +156,9 @@ def _csv_records(content: str, source: str, delimiter: str) -> list[tuple[int, l
 
 
 def _csv_examples(content: str, path: Path, argument: str, text_field: str, label_field: str,
-                  delimiter: str) -> list[Example]:  # fmt: skip
+                  delimiter: str, multiline: bool = False) -> list[Example]:  # fmt: skip
     source = str(path)
-    records = _csv_records(content, source, delimiter)
+    records = _csv_records(content, source, delimiter, multiline)
     if len(records) < 2:
         raise DataError(f"{argument}={source!r} has a header but no rows")
     header_line, header = records[0]
@@ -266,8 +272,10 @@ def read_table(
     text_field: str = "text",
     label_field: str = "label",
     argument: str = "path",
+    multiline: bool = False,
 ) -> list[Example]:
-    """Examples from a .csv/.tsv/.jsonl file (or its .gz), by the rules in the module docstring."""
+    """Examples from a .csv/.tsv/.jsonl file (or its .gz), by the rules in the module docstring;
+    ``multiline`` lets quoted CSV/TSV fields span lines (JSONL texts hold ``\n`` anyway)."""
     path = Path(path)
     gzipped = path.name.lower().endswith(".gz")
     suffix = Path(path.stem).suffix.lower() if gzipped else path.suffix.lower()
@@ -280,4 +288,4 @@ def read_table(
     if suffix in (".jsonl", ".ndjson"):
         return _jsonl_examples(content, path, text_field, label_field)
     delimiter = "\t" if suffix == ".tsv" else ","
-    return _csv_examples(content, path, argument, text_field, label_field, delimiter)
+    return _csv_examples(content, path, argument, text_field, label_field, delimiter, multiline)

@@ -68,14 +68,16 @@ def read_examples(
     text_field: str = "text",
     label_field: str = "label",
     argument: str = "path",
+    multiline: bool = False,
 ) -> list[Example]:
-    """Examples from a class folder or a table file, decided by what ``path`` is."""
+    """Examples from a class folder or a table file, decided by what ``path`` is
+    (``multiline``: quoted CSV fields may span lines, see ``rnnlab.data.tables``)."""
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"{argument}={str(path)!r} does not exist. {_how_to_get(argument)}")
     if path.is_dir():
         return read_class_folder(path, argument)
-    return read_table(path, text_field, label_field, argument)
+    return read_table(path, text_field, label_field, argument, multiline)
 
 
 def label_order(names: Sequence[str]) -> tuple[str, ...]:
@@ -126,21 +128,25 @@ def load_user_data(
     seed: int = 0,
     name: str | None = None,
     min_classes: int = 1,
+    csv_multiline: bool = False,
 ) -> TextDataset:
     """A ``TextDataset`` from the user's files (see the module docstring for layouts).
 
     ``label_names`` fixes the classes and their order; every one of them must then have
     training examples. ``min_classes=2`` refuses training data of one class (what
     ``rnnlab train`` asks for: a classifier cannot learn from it), naming the file and the
-    label field.
+    label field. ``csv_multiline=True`` reads CSV/TSV files whose quoted texts hold line
+    breaks (refused by default: a stray quote would merge rows silently).
     """
+    if not isinstance(csv_multiline, bool):
+        raise DataError(f"csv_multiline must be true or false, got {csv_multiline!r}")
     check_fractions(valid_fraction=valid_fraction, test_fraction=test_fraction)
     root = Path(path)
     if root.is_dir() and (root / "train").is_dir():
         valid = valid if valid is not None or not (root / "valid").is_dir() else root / "valid"
         test = test if test is not None or not (root / "test").is_dir() else root / "test"
         root = root / "train"
-    train_examples = read_examples(root, text_field, label_field, "path")
+    train_examples = read_examples(root, text_field, label_field, "path", csv_multiline)
     labels_seen = label_order([e[1] for e in train_examples])
     if len(labels_seen) < min_classes:
         raise DataError(_one_class_message(root, labels_seen, len(train_examples), label_field))
@@ -158,7 +164,7 @@ def load_user_data(
     held = {}
     for argument, given in (("test", test), ("valid", valid)):
         if given is not None:
-            examples = read_examples(given, text_field, label_field, argument)
+            examples = read_examples(given, text_field, label_field, argument, csv_multiline)
             held[argument] = _to_split(examples, label_names, f"{argument}={str(given)!r}")
     if "test" not in held:
         train, held["test"] = split_off(train, test_fraction, seed)

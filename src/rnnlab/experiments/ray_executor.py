@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnlab.experiments.interrupts import raise_if_interrupted
 from rnnlab.experiments.ray_task import Files, study_files, train_run
 from rnnlab.experiments.runner import run_directory
 from rnnlab.experiments.store import ResultStore
@@ -37,6 +38,7 @@ from rnnlab.experiments.study import StudyConfig
 
 MAX_LOST = 3  # resubmissions of a run whose worker or node died, before it counts as failed
 CONNECT_TIMEOUT = 10.0  # seconds an --address may take to answer
+WAIT_SLICE = 1.0  # seconds the driver waits for a message before it looks for a dropped Ctrl-C
 CHECKPOINT_DIGEST = "checkpoint.pt.sha256"
 
 
@@ -132,9 +134,12 @@ class _Driver:
                     self._submit(_Flight(run))
                 if not self.flights:
                     return
-                ready, _ = self.ray.wait(list(self.flights), num_returns=1)
+                # in slices: a Ctrl-C that Ray's C++ wait (or a callback) swallowed is only
+                # in the interrupt record, which must stop the driver as a raised one does
+                ready, _ = self.ray.wait(list(self.flights), num_returns=1, timeout=WAIT_SLICE)
                 for generator in ready:
                     self._advance(generator)
+                raise_if_interrupted()
         finally:  # Ctrl-C or an error: stop the tasks; the runner releases the claims
             for generator in self.flights:
                 self.ray.cancel(generator, force=True)

@@ -187,10 +187,10 @@ def _train_pending(store: ResultStore, study_id: int, study: StudyConfig, study_
         if executor is not None:
             executor(store, study_id, study, study_dir, data)
         elif jobs == 1:
-            import torch
+            from rnnlab.cpu_threads import governed_threads
 
-            torch.set_num_threads(threads)
-            train_pending_runs(store, study_id, data, study_dir,
-                               worker=f"{socket.gethostname()}:{os.getpid()}")
+            with governed_threads(threads):  # fewer while other processes take the cores
+                train_pending_runs(store, study_id, data, study_dir,
+                                   worker=f"{socket.gethostname()}:{os.getpid()}")
         else:
             run_workers(store.path, study, study_dir, jobs, threads)

@@ -63,12 +63,12 @@ def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wor
 
 def _work(store_path: str, study_name: str, study_dict: dict, study_dir: str, worker: str,
           threads: int | None, parent_pid: int | None) -> int:
-    import torch
-
     if parent_pid is not None:
         _die_with_parent(parent_pid)
     if threads:
-        torch.set_num_threads(threads)
+        from rnnlab.cpu_threads import govern_threads
+
+        govern_threads(threads)  # a worker process: its own governor, for its lifetime
     study = study_from_dict(study_dict)
     store = ResultStore(store_path)
     study_id = store.study(study_name).id
