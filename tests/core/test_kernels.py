@@ -170,6 +170,30 @@ def test_kernel_path_equals_the_time_loop_float32(cell, layout):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
+def test_the_step_products_by_brgemm_and_by_at_mm_agree(cell, recurrent_dropout, monkeypatch):
+    """float32 per-step products run oneDNN's brgemm micro-kernel; RNNLAB_BRGEMM=0 (and any
+    torch without it) runs at::mm. Both, forward and backward, with lengths and masks."""
+    torch.manual_seed(3)
+    layer = _layer(cell, num_layers=2, bidirectional=True, recurrent_dropout=recurrent_dropout)
+    x = torch.randn(5, 7, 3, requires_grad=True)
+
+    def run(setting: str):
+        monkeypatch.setenv("RNNLAB_BRGEMM", setting)
+        torch.manual_seed(4)  # the same dropout masks for both
+        result = layer(x, lengths=LENGTHS, padding="post")
+        grads = torch.autograd.grad(_loss(result, cell), [x, *layer.parameters()])
+        return result, grads
+
+    (fast, fast_grads), (plain, plain_grads) = run("1"), run("0")
+    torch.testing.assert_close(fast.output, plain.output, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.h_n, plain.h_n, rtol=1e-5, atol=1e-6)
+    for a, b in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(fast.output, torch.zeros_like(fast.output))
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_recurrent_and_weight_dropout_run_inside_the_kernel_with_the_loops_masks(cell):
     """Same seed, same masks: the kernel and the loop draw them in the same order."""
     torch.manual_seed(3)

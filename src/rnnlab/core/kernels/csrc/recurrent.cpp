@@ -13,11 +13,14 @@
 // looks at the new cell state), 2 CIFG (i, g, o; f = 1 - i); and the layer-normalised LSTM.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/native/CPUBlas.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace rnnlab_kernels {
 namespace {
@@ -65,12 +68,62 @@ at::Tensor recurrent_input(const at::Tensor& h, const c10::optional<at::Tensor>&
   return at::mul_out(buffer, h, *mask);
 }
 
-void recurrent_gemm(at::Tensor& out, const at::Tensor& input, const at::Tensor& w_t,
+// RNNLAB_BRGEMM=0 chooses at::mm for the per-step products (read per call, so a test can
+// compare both paths in one process).
+bool brgemm_chosen() {
+  const char* setting = std::getenv("RNNLAB_BRGEMM");
+  return setting == nullptr || std::string(setting) != "0";
+}
+
+// The recurrent weight as the right-hand side of every step's product, out = a · op(W) with
+// op(W) = W^T (forward: W is (N, K)) or W (backward: W is (K, N)). A step's product is small
+// (batch × hidden); through at::mm each call pays MKL's dispatch and re-packing of W (and on
+// AMD CPUs MKL's generic code path). oneDNN's batch-reduce GEMM micro-kernel (ATen's
+// cpublas::brgemm, JIT-compiled for this CPU once per shape and cached by ATen) takes W as a
+// row-major (K, N) copy made once per sequence: the recurrences run 16-25 % faster at seed
+// 002's size (benchmarks/RESULTS.md §1). Where oneDNN's micro-kernels are missing, brgemm
+// itself falls back to a plain GEMM. float32 only: double (the gradcheck path) keeps at::mm.
+class StepWeight {
+ public:
+  StepWeight(const at::Tensor& w, bool transposed)
+      : w_(w.contiguous()), transposed_(transposed) {
+    N_ = transposed ? w_.size(0) : w_.size(1);
+    K_ = transposed ? w_.size(1) : w_.size(0);
+    if (w_.scalar_type() == at::kFloat && brgemm_chosen()) {
+      rhs_ = transposed ? w_.t().contiguous() : w_;  // (K, N) row-major
+    }
+  }
+
+  // out (rows, N) = a (rows, K) · op(W), or out += that when accumulate.
+  void gemm(at::Tensor& out, const at::Tensor& a, bool accumulate) const {
+    if (rhs_.defined() && a.is_contiguous() && out.is_contiguous()) {
+      at::native::cpublas::brgemm(a.size(0), N_, K_, /*ld_a=*/K_, /*ld_b=*/N_, /*ld_c=*/N_,
+                                  accumulate, a.data_ptr<float>(), rhs_.data_ptr<float>(),
+                                  out.data_ptr<float>(), /*is_vnni=*/false);
+      return;
+    }
+    const auto rhs = transposed_ ? w_.t() : w_;
+    if (accumulate) {
+      out.addmm_(a, rhs);
+    } else {
+      at::mm_out(out, a, rhs);
+    }
+  }
+
+ private:
+  at::Tensor w_, rhs_;
+  bool transposed_;
+  int64_t N_ = 0, K_ = 0;
+};
+
+// gh (batch, G*H) = input W_hh^T (+ b_hh)
+void recurrent_gemm(at::Tensor& out, const at::Tensor& input, const StepWeight& w,
                     const c10::optional<at::Tensor>& bias) {
   if (has(bias)) {
-    at::addmm_out(out, *bias, input, w_t);
+    out.copy_(bias->expand_as(out));
+    w.gemm(out, input, /*accumulate=*/true);
   } else {
-    at::mm_out(out, input, w_t);
+    w.gemm(out, input, /*accumulate=*/false);
   }
 }
 
@@ -142,7 +195,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& gi, const at::Tensor& h0,
   auto gates = keep.steps(4 * H);  // r, z, n, (W_hn h + b_hn)
   auto gh = at::empty({B, 3 * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
-  const auto w_t = w_hh.t();
+  const StepWeight w_t(w_hh, /*transposed=*/true);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_gru_forward", [&] {
     for (int64_t t = 0; t < T; ++t) {
@@ -185,6 +238,7 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& 
   auto d_gh = at::empty({T, B, 3 * H}, gates.options());
   auto direct = at::empty({B, H}, gates.options());
   auto through = at::empty({B, H}, gates.options());
+  const StepWeight w(w_hh, /*transposed=*/false);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_gru_backward", [&] {
     for (int64_t t = T - 1; t >= 0; --t) {
@@ -212,11 +266,13 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& 
           gru_row_backward(H, s, h, d_y, d_h, d_direct, a_i, a_h);
         }
       });
+      auto d_gh_t = d_gh[t];
       if (has(rmask)) {
-        at::mm_out(through, d_gh[t], w_hh);
+        w.gemm(through, d_gh_t, /*accumulate=*/false);
         at::add_out(dh, direct, through.mul_(*rmask));
       } else {
-        at::addmm_out(dh, direct, d_gh[t], w_hh);
+        dh.copy_(direct);
+        w.gemm(dh, d_gh_t, /*accumulate=*/true);
       }
     }
   });
@@ -316,7 +372,7 @@ std::vector<at::Tensor> lstm_forward(int64_t kind, const at::Tensor& gi, const a
   auto tcs = keep.steps(H);        // tanh(c_t)
   auto gh = at::empty({B, G * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
-  const auto w_t = w_hh.t();
+  const StepWeight w_t(w_hh, /*transposed=*/true);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_lstm_forward", [&] {
     const scalar_t* peep = kind == 1 ? peephole->data_ptr<scalar_t>() : nullptr;
@@ -375,6 +431,7 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
   auto through = at::empty({B, H}, gates.options());
   // Peephole gradients, summed per row (each row is one thread's at every step) then over rows.
   auto d_peep_rows = at::zeros({kind == 1 ? B : 0, 3 * H}, gates.options());
+  const StepWeight w(w_hh, /*transposed=*/false);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_lstm_backward", [&] {
     const scalar_t* peep = kind == 1 ? peephole->data_ptr<scalar_t>() : nullptr;
@@ -414,11 +471,12 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
           }
         }
       });
+      auto d_a_t = d_a[t];
       if (has(rmask)) {
-        at::mm_out(through, d_a[t], w_hh);
+        w.gemm(through, d_a_t, /*accumulate=*/false);
         dh.add_(through.mul_(*rmask));
       } else {
-        dh.addmm_(d_a[t], w_hh);
+        w.gemm(dh, d_a_t, /*accumulate=*/true);
       }
     }
   });
@@ -555,7 +613,7 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
   auto rstd = keep.steps(2).zero_();  // 1/σ of the two norms
   auto u = at::empty({B, G * H}, gi.options());
   auto masked = at::empty({B, H}, gi.options());
-  const auto w_t = w_hh.t();
+  const StepWeight w_t(w_hh, /*transposed=*/true);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_ln_lstm_forward", [&] {
     const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
@@ -564,7 +622,7 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
     const scalar_t* b_c = beta_c.data_ptr<scalar_t>();
     const scalar_t* bias = has(b_hh) ? b_hh->data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
-      at::mm_out(u, recurrent_input(hs[keep.state(t)], rmask, masked), w_t);
+      w_t.gemm(u, recurrent_input(hs[keep.state(t)], rmask, masked), /*accumulate=*/false);
       const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
       const scalar_t* u_t = u.data_ptr<scalar_t>();
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
@@ -611,6 +669,7 @@ std::vector<at::Tensor> ln_lstm_backward(
   auto sums = at::zeros({B, 2 * G * H + 2 * H}, gates.options());  // per row, see the row
   auto scratch = at::empty({B, H}, gates.options());
   auto through = at::empty({B, H}, gates.options());
+  const StepWeight w(w_hh, /*transposed=*/false);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_ln_lstm_backward", [&] {
     const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
@@ -639,11 +698,12 @@ std::vector<at::Tensor> ln_lstm_backward(
                                sums.data_ptr<scalar_t>() + b * (2 * G * H + 2 * H));
         }
       });
+      auto d_u_t = d_u[t];
       if (has(rmask)) {
-        at::mm_out(through, d_u[t], w_hh);
+        w.gemm(through, d_u_t, /*accumulate=*/false);
         dh.add_(through.mul_(*rmask));
       } else {
-        dh.addmm_(d_u[t], w_hh);
+        w.gemm(dh, d_u_t, /*accumulate=*/true);
       }
     }
   });
