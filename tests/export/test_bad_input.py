@@ -157,17 +157,6 @@ def test_tagger_with_a_loop_cell_is_refused_in_both_formats(tmp_path):
     _nothing_written(tmp_path, tmp_path / "out")
 
 
-@pytest.mark.parametrize("model_format", ["onnx", "torch-export"])
-def test_tagger_with_a_character_lstm_is_refused_and_says_why(tmp_path, model_format):
-    from rnnlab.export import export_tagger
-
-    vocabs, model = _tagger_vocabs_and_model("lstm", char_features="lstm")
-    with pytest.raises(ValueError, match=r"cannot export a tagger with char_features 'lstm': "
-                                         r".*supports char_features \['cnn', 'none'\]"):
-        export_tagger(model, vocabs, tmp_path / "out", model_format)
-    _nothing_written(tmp_path, tmp_path / "out")
-
-
 def test_tagger_run_refuses_pre_padding_and_names_the_fix(tmp_path):
     from tests.export.tagger_fixture import train_tiny_tagger
 

@@ -26,10 +26,12 @@ FORMATS = ("onnx", "torch-export")
 UNSEEN = ((9, 6), (1, 1), (12, 2), (2, 9))
 
 
-@pytest.fixture(scope="module")
-def tagger_exports(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tagger")
-    run_dir = train_tiny_tagger(root / "run")
+# A char-BiLSTM tagger exports too: eager spells only the real tokens, the graph every
+# position with the padded ones zeroed; the parity test below holds the two to each other.
+@pytest.fixture(scope="module", params=["cnn", "lstm"], ids=["char-cnn", "char-bilstm"])
+def tagger_exports(tmp_path_factory, request):
+    root = tmp_path_factory.mktemp(f"tagger-{request.param}")
+    run_dir = train_tiny_tagger(root / "run", char_features=request.param)
     outs = {model_format: export_run(run_dir, root / model_format, model_format)
             for model_format in FORMATS}
     return load_tagger_run(run_dir), outs

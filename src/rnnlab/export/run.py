@@ -44,7 +44,6 @@ EXAMPLE_TIME = 7  # the example time when time is dynamic and no maxlen fixes on
 # a word longer than MAX_WORD_CHARS keeps its first WORD_PREFIX_CHARS characters and its last
 # MAX_WORD_CHARS - WORD_PREFIX_CHARS (tests/serving/test_tagger.py checks the two agree).
 WORD_PREFIX_CHARS = 10
-EXPORTABLE_CHAR_FEATURES = ("cnn", "none")  # not "lstm": see export_tagger
 
 
 def export_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str],
@@ -91,15 +90,6 @@ def export_tagger(model: Tagger, vocabs: TaggerVocabs, out: str | os.PathLike[st
     names and, with a CRF, the CRF's scores (crf.json) for Viterbi decoding outside torch."""
     _check_format(model_format)
     model_config = model.config
-    if model_config.char_features not in EXPORTABLE_CHAR_FEATURES:
-        # Tagger.forward spells only the real tokens (char_ids[real]: a data-dependent number
-        # of words); torch.export's while_loop RNN then fails on that unbacked batch size
-        # ("body_fn_output and carried_inputs ... differ in stride", torch 2.13).
-        raise ValueError(
-            f"cannot export a tagger with char_features {model_config.char_features!r}: its "
-            f"character BiLSTM runs over a data-dependent number of words (the real tokens), "
-            f"which torch.export's dynamic-time RNN cannot trace in torch {torch.__version__}; "
-            f"tagger export supports char_features {list(EXPORTABLE_CHAR_FEATURES)}")
     fixed = time_axis("tagger", model_config.cell, None, model_format)
     decoder = "crf" if model.crf is not None else "argmax"
     manifest = {"kind": "tagger", "label_names": list(vocabs.tags), "decoder": decoder}

@@ -21,7 +21,7 @@ from torch.nn import functional
 
 from rnnlab._config import check_known_keys
 from rnnlab.core.layers import Recurrent
-from rnnlab.core.padding import lengths_to_mask
+from rnnlab.core.padding import is_tracing, lengths_to_mask
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.models.char_features import CHAR_FEATURES, build_char_encoder
 from rnnlab.models.crf import CRF
@@ -112,14 +112,29 @@ class Tagger(nn.Module):
         lengths = torch.as_tensor(lengths, dtype=torch.long)
         parts = [self.embedding(word_ids)]  # (batch, time, word_embedding)
         if self.chars is not None:
-            real = lengths_to_mask(lengths, word_ids.shape[1])
-            words = self.chars(char_ids[real])  # (real tokens, char features)
-            spelled = words.new_zeros(*word_ids.shape, words.shape[-1])
-            spelled[real] = words
-            parts.append(spelled)
+            parts.append(self._spelling(char_ids, lengths_to_mask(lengths, word_ids.shape[1])))
         features = self.dropout(torch.cat(parts, dim=-1))
         states = self.recurrent(features, lengths=lengths, padding="post").output
         return self.output(self.dropout(states))
+
+    def _spelling(self, char_ids: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """Character features ``(batch, time, features)`` of ``char_ids (batch, time, chars)``,
+        zero where ``real (batch, time)`` is false."""
+        if is_tracing():
+            # An export graph spells every position, padding included, and zeroes the padded
+            # ones: the real tokens are a data-dependent number of words, which torch.export's
+            # dynamic-time RNN cannot take as its batch (torch 2.13). Same numbers: a padded
+            # position is all-zero characters, whatever its features, and is zeroed here.
+            # The sizes from char_ids, not from real (whose batch is lengths' own symbol): with
+            # those the view below guards "lengths.size(0) != batch * time", false at time 1.
+            batch, time = char_ids.shape[:2]
+            words = self.chars(char_ids.flatten(0, 1))  # (batch * time, features)
+            words = words.view(batch, time, self.chars.output_size)
+            return words * real.unsqueeze(-1).to(words.dtype)
+        words = self.chars(char_ids[real])  # (real tokens, char features): no padding spelled
+        spelled = words.new_zeros(*real.shape, words.shape[-1])
+        spelled[real] = words
+        return spelled
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor,
              lengths: torch.Tensor) -> torch.Tensor:

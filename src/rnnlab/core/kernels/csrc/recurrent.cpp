@@ -495,35 +495,43 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
 //   u = h W_hh^T;  a = gi + LN(u; α_hh, β_hh) + b_hh;  i, f, g, o from a (torch's order)
 //   c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(LN(c'; α_c, β_c))
 
-// Normalises v (n values) into x_hat; returns 1/sqrt(var + eps) (two passes: exact mean).
-// The sums are SIMD reductions (-fopenmp-simd): reassociated, which float sums need to
-// vectorise at all, and no further from the exact sum than torch's own layer norm.
+// Mean and 1/sqrt(var + eps) of v (n values), two passes (exact mean). The sums are SIMD
+// reductions (-fopenmp-simd): reassociated, which float sums need to vectorise at all, and no
+// further from the exact sum than torch's own layer norm.
 template <typename T>
-inline T normalise(const T* __restrict__ v, T* __restrict__ x_hat, int64_t n, double eps) {
-  T mean = 0;
-#pragma omp simd reduction(+ : mean)
-  for (int64_t j = 0; j < n; ++j) mean += v[j];
-  mean /= T(n);
+inline void moments(const T* __restrict__ v, int64_t n, double eps, T& mean, T& rstd) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) sum += v[j];
+  mean = sum / T(n);
   T var = 0;
 #pragma omp simd reduction(+ : var)
   for (int64_t j = 0; j < n; ++j) { const T d = v[j] - mean; var += d * d; }
-  var /= T(n);
-  const T rstd = T(1) / std::sqrt(var + T(eps));
-  for (int64_t j = 0; j < n; ++j) x_hat[j] = (v[j] - mean) * rstd;
-  return rstd;
+  rstd = T(1) / std::sqrt(var / T(n) + T(eps));
 }
 
-// d (n values) := LN backward of dy = d * gamma through x_hat, rstd (in place).
+// The gate activations of lanes [from, to): s = act(x + x_hat * gain + shift), x_hat saved.
+// One loop per activation (not a select per element) so each vectorises with one function.
+template <typename T, bool Tanh>
+inline void ln_gates(int64_t from, int64_t to, const T* __restrict__ x,
+                     const T* __restrict__ u, T mean, T rstd, const T* __restrict__ gain,
+                     const T* __restrict__ shift, T* __restrict__ xh, T* __restrict__ s) {
+#pragma omp simd
+  for (int64_t j = from; j < to; ++j) {
+    const T x_hat = (u[j] - mean) * rstd;
+    xh[j] = x_hat;
+    const T pre = x[j] + x_hat * gain[j] + shift[j];
+    s[j] = Tanh ? tanh_(pre) : sigmoid_(pre);
+  }
+}
+
+// d := LN backward of dy = d * gamma, given the sums of dy and dy * x_hat (in place).
 template <typename T>
 inline void normalise_backward(T* __restrict__ d, const T* __restrict__ gamma,
-                               const T* __restrict__ x_hat, T rstd, int64_t n) {
-  T mean_d = 0, mean_dx = 0;
-#pragma omp simd reduction(+ : mean_d, mean_dx)
-  for (int64_t j = 0; j < n; ++j) {
-    const T dx = d[j] * gamma[j];
-    mean_d += dx; mean_dx += dx * x_hat[j];
-  }
-  mean_d /= T(n); mean_dx /= T(n);
+                               const T* __restrict__ x_hat, T rstd, T sum_d, T sum_dx,
+                               int64_t n) {
+  const T mean_d = sum_d / T(n), mean_dx = sum_dx / T(n);
+#pragma omp simd
   for (int64_t j = 0; j < n; ++j)
     d[j] = rstd * (d[j] * gamma[j] - mean_d - x_hat[j] * mean_dx);
 }
@@ -531,21 +539,27 @@ inline void normalise_backward(T* __restrict__ d, const T* __restrict__ gamma,
 template <typename T>
 __attribute__((noinline)) void ln_lstm_row_forward(
     int64_t H, const T* __restrict__ x, const T* __restrict__ u, const T* __restrict__ c,
-    const T* __restrict__ a_hh, const T* __restrict__ b_nh, const T* __restrict__ bias,
-    const T* __restrict__ a_c, const T* __restrict__ b_c, double eps, T* __restrict__ h_new,
-    T* __restrict__ c_new, T* __restrict__ y, T* __restrict__ s, T* __restrict__ xh,
-    T* __restrict__ xc, T* __restrict__ tl, T* __restrict__ r) {
-  const int64_t G = 4;
-  r[0] = normalise(u, xh, G * H, eps);
-  for (int64_t j = 0; j < G * H; ++j) {
-    const T pre = x[j] + xh[j] * a_hh[j] + b_nh[j] + (bias ? bias[j] : T(0));
-    s[j] = (j >= 2 * H && j < 3 * H) ? tanh_(pre) : sigmoid_(pre);
-  }
+    const T* __restrict__ a_hh, const T* __restrict__ shift, const T* __restrict__ a_c,
+    const T* __restrict__ b_c, double eps, T* __restrict__ h_new, T* __restrict__ c_new,
+    T* __restrict__ y, T* __restrict__ s, T* __restrict__ xh, T* __restrict__ xc,
+    T* __restrict__ tl, T* __restrict__ r) {
+  T mean, rstd;
+  moments(u, 4 * H, eps, mean, rstd);
+  r[0] = rstd;
+  ln_gates<T, false>(0, 2 * H, x, u, mean, rstd, a_hh, shift, xh, s);       // i, f
+  ln_gates<T, true>(2 * H, 3 * H, x, u, mean, rstd, a_hh, shift, xh, s);    // g
+  ln_gates<T, false>(3 * H, 4 * H, x, u, mean, rstd, a_hh, shift, xh, s);   // o
+#pragma omp simd
   for (int64_t j = 0; j < H; ++j) c_new[j] = s[H + j] * c[j] + s[j] * s[2 * H + j];
-  r[1] = normalise(c_new, xc, H, eps);
+  moments(c_new, H, eps, mean, rstd);
+  r[1] = rstd;
+#pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
-    tl[j] = tanh_(xc[j] * a_c[j] + b_c[j]);
-    h_new[j] = s[3 * H + j] * tl[j];
+    const T x_hat = (c_new[j] - mean) * rstd;
+    xc[j] = x_hat;
+    const T t_l = tanh_(x_hat * a_c[j] + b_c[j]);
+    tl[j] = t_l;
+    h_new[j] = s[3 * H + j] * t_l;
     y[j] = h_new[j];
   }
 }
@@ -565,6 +579,8 @@ __attribute__((noinline)) void ln_lstm_row_backward(
   T* __restrict__ d_gain_c = sums + 2 * G * H;
   T* __restrict__ d_shift_c = sums + 2 * G * H + H;
   // through h' = σ(o) tanh(LN(c')): the output gate and the normalised cell
+  T sum_d = 0, sum_dx = 0;
+#pragma omp simd reduction(+ : sum_d, sum_dx)
   for (int64_t j = 0; j < H; ++j) {
     const T grad_h = d_h[j] + d_y[j], o = s[3 * H + j];
     a[3 * H + j] = grad_h * tl[j] * o * (T(1) - o);
@@ -572,8 +588,11 @@ __attribute__((noinline)) void ln_lstm_row_backward(
     d_gain_c[j] += d_ln * xc[j];
     d_shift_c[j] += d_ln;
     d_cn[j] = d_ln;
+    const T dx = d_ln * a_c[j];
+    sum_d += dx; sum_dx += dx * xc[j];
   }
-  normalise_backward(d_cn, a_c, xc, r[1], H);
+  normalise_backward(d_cn, a_c, xc, r[1], sum_d, sum_dx, H);
+#pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
     const T i = s[j], f = s[H + j], g = s[2 * H + j];
     const T grad_c = d_c[j] + d_cn[j];
@@ -583,12 +602,18 @@ __attribute__((noinline)) void ln_lstm_row_backward(
     d_c[j] = grad_c * f;
     d_h[j] = 0;  // h_{t-1} reaches step t only through W_hh: added by the caller's GEMM
   }
+  sum_d = 0; sum_dx = 0;
+#pragma omp simd reduction(+ : sum_d, sum_dx)
   for (int64_t j = 0; j < G * H; ++j) {
-    du[j] = a[j];
     d_bias[j] += a[j];
     d_gain_hh[j] += a[j] * xh[j];
+    const T dx = a[j] * a_hh[j];
+    sum_d += dx; sum_dx += dx * xh[j];
   }
-  normalise_backward(du, a_hh, xh, r[0], G * H);
+  const T mean_d = sum_d / T(G * H), mean_dx = sum_dx / T(G * H), rstd = r[0];
+#pragma omp simd
+  for (int64_t j = 0; j < G * H; ++j)
+    du[j] = rstd * (a[j] * a_hh[j] - mean_d - xh[j] * mean_dx);
 }
 
 std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& h0,
@@ -615,12 +640,13 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
   auto masked = at::empty({B, H}, gi.options());
   const StepWeight w_t(w_hh, /*transposed=*/true);
   const Lengths len = lengths_of(lengths);
+  // β_hh and b_hh are added to the same pre-activation at every step: add them once.
+  const auto shift_hh = (has(b_hh) ? beta_hh + *b_hh : beta_hh).contiguous();
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_ln_lstm_forward", [&] {
     const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
-    const scalar_t* b_nh = beta_hh.data_ptr<scalar_t>();
+    const scalar_t* shift = shift_hh.data_ptr<scalar_t>();
     const scalar_t* a_c = gamma_c.data_ptr<scalar_t>();
     const scalar_t* b_c = beta_c.data_ptr<scalar_t>();
-    const scalar_t* bias = has(b_hh) ? b_hh->data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
       w_t.gemm(u, recurrent_input(hs[keep.state(t)], rmask, masked), /*accumulate=*/false);
       const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
@@ -645,8 +671,8 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
             for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; c_new[j] = c[j]; y[j] = 0; }
             continue;
           }
-          ln_lstm_row_forward(H, x, u_t + b * G * H, c, a_hh, b_nh, bias, a_c, b_c, eps,
-                              h_new, c_new, y, s, xh, xc, tl, r);
+          ln_lstm_row_forward(H, x, u_t + b * G * H, c, a_hh, shift, a_c, b_c, eps, h_new,
+                              c_new, y, s, xh, xc, tl, r);
         }
       });
     }
