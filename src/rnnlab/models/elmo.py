@@ -27,7 +27,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rnnlab.core.padding import lengths_to_mask, post_to_pre, pre_to_post, zero_padding
+from rnnlab.core.padding import (
+    is_tracing,
+    lengths_to_mask,
+    post_to_pre,
+    pre_to_post,
+    zero_padding,
+)
 from rnnlab.models.bidirectional_lm import BidirectionalLM
 from rnnlab.models.classifier import SequenceClassifier
 from rnnlab.models.config import ClassifierConfig
@@ -178,7 +184,12 @@ class ElmoClassifier(SequenceClassifier):
     def input_vectors(self, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         embedded = super().input_vectors(ids, lengths)
         trainable = any(p.requires_grad for p in self.encoder.parameters())
-        with torch.set_grad_enabled(torch.is_grad_enabled() and trainable):
+        if trainable or is_tracing():
+            # An export graph must not switch grad mode: torch.export keeps the switch as a
+            # wrap_with_set_grad_enabled node, which its own verifier then rejects.
             layers = self.encoder(ids, lengths)
+        else:
+            with torch.no_grad():  # a frozen encoder: keep no graph of it
+                layers = self.encoder(ids, lengths)
         return torch.cat([embedded, self.mix(layers)], dim=-1)
 

@@ -79,35 +79,33 @@ class _LSTMFamily(torch.autograd.Function):
 
 class _LayerNormLSTM(torch.autograd.Function):
     @staticmethod
-    def forward(gi, h0, c0, w_hh, b_hh, gamma_hh, beta_hh, gamma_c, beta_c, eps, lengths,
+    def forward(p, h0, c0, w_hh, gamma_ih, shift, gamma_hh, gamma_c, beta_c, eps, lengths,
                 rmask):
         out, h_n, c_n, *saved = torch.ops.rnnlab.ln_lstm_forward(
-            gi, h0, c0, w_hh, b_hh, gamma_hh, beta_hh, gamma_c, beta_c, eps, lengths, rmask)
+            p, h0, c0, w_hh, gamma_ih, shift, gamma_hh, gamma_c, beta_c, *eps, lengths, rmask)
         return (out, h_n.clone(), c_n.clone(), *saved)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, _, _, w_hh, b_hh, gamma_hh, _, gamma_c, _, _, lengths, rmask = inputs
+        p, _, _, w_hh, gamma_ih, _, gamma_hh, gamma_c, _, _, lengths, rmask = inputs
         saved = output[3:]
-        ctx.save_for_backward(*saved, w_hh, gamma_hh, gamma_c, lengths, rmask)
-        ctx.has_bias = b_hh is not None
+        ctx.save_for_backward(p, *saved, w_hh, gamma_ih, gamma_hh, gamma_c, lengths, rmask)
         ctx.mark_non_differentiable(*saved)
         ctx.set_materialize_grads(False)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_out, d_hn, d_cn, *_saved):
-        gates, xhat_hh, xhat_c, tls, rstd, hs, cs, w_hh, gamma_hh, gamma_c, lengths, rmask = (
-            ctx.saved_tensors)
+        (p, gates, xhat_hh, xhat_c, tls, rstd, hs, cs, w_hh, gamma_ih, gamma_hh, gamma_c,
+         lengths, rmask) = ctx.saved_tensors
         d_out = _dense(d_out, gates.shape[:2], hs)
         d_hn, d_cn = _dense(d_hn, hs.shape[1:2], hs), _dense(d_cn, hs.shape[1:2], hs)
-        d_gi, d_h0, d_c0, d_w, d_b, d_gamma_hh, d_gamma_c, d_beta_c = (
-            torch.ops.rnnlab.ln_lstm_backward(d_out, d_hn, d_cn, gates, xhat_hh, xhat_c, tls,
-                                              rstd, hs, cs, w_hh, gamma_hh, gamma_c, lengths,
-                                              rmask))
-        # b_hh and β_hh are added to the same pre-activation: one gradient serves both.
-        return (d_gi, d_h0, d_c0, d_w, (d_b if ctx.has_bias else None), d_gamma_hh, d_b,
-                d_gamma_c, d_beta_c, None, None, None)
+        d_p, d_h0, d_c0, d_w, d_shift, d_gamma_ih, d_gamma_hh, d_gamma_c, d_beta_c = (
+            torch.ops.rnnlab.ln_lstm_backward(d_out, d_hn, d_cn, gates, p, xhat_hh,
+                                              xhat_c, tls, rstd, hs, cs, w_hh, gamma_ih,
+                                              gamma_hh, gamma_c, lengths, rmask))
+        return (d_p, d_h0, d_c0, d_w, d_gamma_ih, d_shift, d_gamma_hh, d_gamma_c, d_beta_c,
+                None, None, None)
 
 
 def _dense(grad: torch.Tensor | None, leading: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -148,19 +146,23 @@ def lstm_family(kind: str, gi, h0, c0, w_hh, b_hh, peephole, lengths, rmask
     return out, h_n, c_n
 
 
-def layer_norm_lstm(gi, h0, c0, w_hh, b_hh, gamma_hh, beta_hh, gamma_c, beta_c, eps: float,
-                    lengths, rmask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One layer-normalised LSTM layer and direction; ``gi`` holds ``LN(W_ih x) + b_ih``.
+def layer_norm_lstm(p, h0, c0, w_hh, gamma_ih, shift, gamma_hh, gamma_c, beta_c,
+                    eps: tuple[float, float, float], lengths, rmask
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One layer-normalised LSTM layer and direction; ``p (time, batch, 4*hidden)`` holds
+    ``x W_ih^T``, both norms of the gate input happen in the kernel.
 
-    ``gamma_hh``/``beta_hh (4*hidden,)`` and ``gamma_c``/``beta_c (hidden,)``: the gains and
-    shifts of the recurrent and the cell-state norms, ``eps`` their epsilon.
+    ``gamma_ih``/``gamma_hh (4*hidden,)``: the gains of the input and recurrent norms;
+    ``shift (4*hidden,)``: everything added to the gate pre-activation (β_ih + b_ih + β_hh +
+    b_hh); ``gamma_c``/``beta_c (hidden,)``: the cell-state norm; ``eps``: the three norms'
+    epsilons (input, recurrent, cell).
     """
-    gi, h0, c0, w_hh = gi.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous()
-    norms = tuple(t.contiguous() for t in (gamma_hh, beta_hh, gamma_c, beta_c))
-    if _needs_graph(gi, h0, c0, w_hh, b_hh, *norms, rmask):
-        out, h_n, c_n, *_ = _LayerNormLSTM.apply(gi, h0, c0, w_hh, b_hh, *norms, float(eps),
-                                                 lengths, rmask)
+    p, h0, c0, w_hh = p.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous()
+    norms = tuple(t.contiguous() for t in (gamma_ih, shift, gamma_hh, gamma_c, beta_c))
+    eps = tuple(float(value) for value in eps)
+    if _needs_graph(p, h0, c0, w_hh, *norms, rmask):
+        out, h_n, c_n, *_ = _LayerNormLSTM.apply(p, h0, c0, w_hh, *norms, eps, lengths, rmask)
         return out, h_n, c_n
-    out, h_n, c_n, *_ = torch.ops.rnnlab.ln_lstm_forward(gi, h0, c0, w_hh, b_hh, *norms,
-                                                         float(eps), lengths, rmask, save=False)
+    out, h_n, c_n, *_ = torch.ops.rnnlab.ln_lstm_forward(p, h0, c0, w_hh, *norms, *eps,
+                                                         lengths, rmask, save=False)
     return out, h_n, c_n

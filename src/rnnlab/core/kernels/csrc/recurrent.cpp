@@ -490,10 +490,13 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
 }
 
 // ---------------------------------------------------------------- layer-normalised LSTM ----
-// Ba et al. 2016 §3.1 as rnnlab.LayerNormLSTMCell computes it; gi already holds
-// LN(W_ih x; α_ih, β_ih) + b_ih. Per step:
-//   u = h W_hh^T;  a = gi + LN(u; α_hh, β_hh) + b_hh;  i, f, g, o from a (torch's order)
+// Ba et al. 2016 §3.1 as rnnlab.LayerNormLSTMCell computes it, both norms of the gate input
+// inside the kernel; p = x W_ih^T (all steps, one GEMM by the caller). Per step:
+//   u = h W_hh^T;  a = LN(p; α_ih) + LN(u; α_hh) + shift;  i, f, g, o from a (torch's order)
 //   c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(LN(c'; α_c, β_c))
+// shift = β_ih + b_ih + β_hh + b_hh: four vectors added to the same pre-activation, summed once
+// by the caller (autograd hands each the one gradient). Normalising p here, not in a separate
+// torch layer norm over (time, batch, 4H), saves two passes over that tensor each way.
 
 // Mean and 1/sqrt(var + eps) of v (n values), two passes (exact mean). The sums are SIMD
 // reductions (-fopenmp-simd): reassociated, which float sums need to vectorise at all, and no
@@ -510,49 +513,70 @@ inline void moments(const T* __restrict__ v, int64_t n, double eps, T& mean, T& 
   rstd = T(1) / std::sqrt(var / T(n) + T(eps));
 }
 
-// The gate activations of lanes [from, to): s = act(x + x_hat * gain + shift), x_hat saved.
-// One loop per activation (not a select per element) so each vectorises with one function.
+// One normalised vector: its values, mean and 1/σ, and its gain.
+template <typename T>
+struct Normed {
+  const T* __restrict__ v;
+  T mean, rstd;
+  const T* __restrict__ gain;
+};
+
+// The gate activations of lanes [from, to): s = act(LN(p) + LN(u) + shift), u's x_hat saved
+// (p's is recomputed by the backward pass from p and its moments: p is the kernel's input and
+// stays alive, and each per-step value not written saves memory traffic, which is what bounds
+// these passes). One loop per activation (not a select per element) so each vectorises with
+// one function.
 template <typename T, bool Tanh>
-inline void ln_gates(int64_t from, int64_t to, const T* __restrict__ x,
-                     const T* __restrict__ u, T mean, T rstd, const T* __restrict__ gain,
+inline void ln_gates(int64_t from, int64_t to, const Normed<T>& p, const Normed<T>& u,
                      const T* __restrict__ shift, T* __restrict__ xh, T* __restrict__ s) {
 #pragma omp simd
   for (int64_t j = from; j < to; ++j) {
-    const T x_hat = (u[j] - mean) * rstd;
-    xh[j] = x_hat;
-    const T pre = x[j] + x_hat * gain[j] + shift[j];
+    const T x_i = (p.v[j] - p.mean) * p.rstd, x_h = (u.v[j] - u.mean) * u.rstd;
+    xh[j] = x_h;
+    const T pre = x_i * p.gain[j] + x_h * u.gain[j] + shift[j];
     s[j] = Tanh ? tanh_(pre) : sigmoid_(pre);
   }
 }
 
-// d := LN backward of dy = d * gamma, given the sums of dy and dy * x_hat (in place).
+// Which eps each norm takes (the cell's three nn.LayerNorm modules may differ).
+struct Eps {
+  double ih, hh, c;
+};
+
+// The per-row saved values of one step. r holds 1/σ of the three norms (hh, cell, ih) and the
+// mean of p.
 template <typename T>
-inline void normalise_backward(T* __restrict__ d, const T* __restrict__ gamma,
-                               const T* __restrict__ x_hat, T rstd, T sum_d, T sum_dx,
-                               int64_t n) {
-  const T mean_d = sum_d / T(n), mean_dx = sum_dx / T(n);
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j)
-    d[j] = rstd * (d[j] * gamma[j] - mean_d - x_hat[j] * mean_dx);
-}
+struct LnSaved {
+  T* __restrict__ s;   // σ(i), σ(f), tanh(g), σ(o)
+  T* __restrict__ xh;  // x_hat of u
+  T* __restrict__ xc;  // x_hat of c'
+  T* __restrict__ tl;  // tanh(LN(c'))
+  T* __restrict__ r;
+};
 
 template <typename T>
 __attribute__((noinline)) void ln_lstm_row_forward(
-    int64_t H, const T* __restrict__ x, const T* __restrict__ u, const T* __restrict__ c,
-    const T* __restrict__ a_hh, const T* __restrict__ shift, const T* __restrict__ a_c,
-    const T* __restrict__ b_c, double eps, T* __restrict__ h_new, T* __restrict__ c_new,
-    T* __restrict__ y, T* __restrict__ s, T* __restrict__ xh, T* __restrict__ xc,
-    T* __restrict__ tl, T* __restrict__ r) {
-  T mean, rstd;
-  moments(u, 4 * H, eps, mean, rstd);
-  r[0] = rstd;
-  ln_gates<T, false>(0, 2 * H, x, u, mean, rstd, a_hh, shift, xh, s);       // i, f
-  ln_gates<T, true>(2 * H, 3 * H, x, u, mean, rstd, a_hh, shift, xh, s);    // g
-  ln_gates<T, false>(3 * H, 4 * H, x, u, mean, rstd, a_hh, shift, xh, s);   // o
+    int64_t H, const T* __restrict__ p, const T* __restrict__ u, const T* __restrict__ c,
+    const T* __restrict__ a_ih, const T* __restrict__ a_hh, const T* __restrict__ shift,
+    const T* __restrict__ a_c, const T* __restrict__ b_c, Eps eps, T* __restrict__ h_new,
+    T* __restrict__ c_new, T* __restrict__ y, const LnSaved<T>& keep) {
+  Normed<T> np{p, 0, 0, a_ih}, nu{u, 0, 0, a_hh};
+  moments(p, 4 * H, eps.ih, np.mean, np.rstd);
+  moments(u, 4 * H, eps.hh, nu.mean, nu.rstd);
+  keep.r[0] = nu.rstd;
+  keep.r[2] = np.rstd;
+  keep.r[3] = np.mean;
+  T* __restrict__ s = keep.s;
+  ln_gates<T, false>(0, 2 * H, np, nu, shift, keep.xh, s);      // i, f
+  ln_gates<T, true>(2 * H, 3 * H, np, nu, shift, keep.xh, s);   // g
+  ln_gates<T, false>(3 * H, 4 * H, np, nu, shift, keep.xh, s);  // o
 #pragma omp simd
   for (int64_t j = 0; j < H; ++j) c_new[j] = s[H + j] * c[j] + s[j] * s[2 * H + j];
-  moments(c_new, H, eps, mean, rstd);
-  r[1] = rstd;
+  T mean, rstd;
+  moments(c_new, H, eps.c, mean, rstd);
+  keep.r[1] = rstd;
+  T* __restrict__ xc = keep.xc;
+  T* __restrict__ tl = keep.tl;
 #pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
     const T x_hat = (c_new[j] - mean) * rstd;
@@ -564,21 +588,26 @@ __attribute__((noinline)) void ln_lstm_row_forward(
   }
 }
 
+// One row of one step backwards. sums: this row's running share of dL/dshift (4H), dL/dα_hh
+// (4H), dL/dα_ih (4H), dL/dα_c (H), dL/dβ_c (H): each row is one thread's at every step, so
+// no two threads share a row. Writes dL/du (du) and dL/dp (dp) for the caller's GEMMs.
 template <typename T>
 __attribute__((noinline)) void ln_lstm_row_backward(
-    int64_t H, const T* __restrict__ s, const T* __restrict__ xh, const T* __restrict__ xc,
-    const T* __restrict__ tl, const T* __restrict__ r, const T* __restrict__ c,
-    const T* __restrict__ d_y, const T* __restrict__ a_hh, const T* __restrict__ a_c,
-    T* __restrict__ d_h, T* __restrict__ d_c, T* __restrict__ a, T* __restrict__ du,
-    T* __restrict__ d_cn, T* __restrict__ sums) {
-  // sums: this row's running share of dL/d(b_hh = β_hh) (4H), dL/dα_hh (4H), dL/dα_c (H),
-  // dL/dβ_c (H): each row is one thread's at every step, so no two threads share a row.
+    int64_t H, const T* __restrict__ s, const T* __restrict__ p, const T* __restrict__ xh,
+    const T* __restrict__ xc, const T* __restrict__ tl, const T* __restrict__ r,
+    const T* __restrict__ c, const T* __restrict__ d_y, const T* __restrict__ a_ih,
+    const T* __restrict__ a_hh, const T* __restrict__ a_c, T* __restrict__ d_h,
+    T* __restrict__ d_c, T* __restrict__ dp, T* __restrict__ du, T* __restrict__ d_cn,
+    T* __restrict__ sums) {
   const int64_t G = 4;
-  T* __restrict__ d_bias = sums;
+  T* __restrict__ d_shift = sums;
   T* __restrict__ d_gain_hh = sums + G * H;
-  T* __restrict__ d_gain_c = sums + 2 * G * H;
-  T* __restrict__ d_shift_c = sums + 2 * G * H + H;
-  // through h' = σ(o) tanh(LN(c')): the output gate and the normalised cell
+  T* __restrict__ d_gain_ih = sums + 2 * G * H;
+  T* __restrict__ d_gain_c = sums + 3 * G * H;
+  T* __restrict__ d_shift_c = sums + 3 * G * H + H;
+  // through h' = σ(o) tanh(LN(c')): the output gate and the normalised cell. dp holds dL/da
+  // (the gate pre-activations) until the last loop turns it into dL/dp in place.
+  T* __restrict__ a = dp;
   T sum_d = 0, sum_dx = 0;
 #pragma omp simd reduction(+ : sum_d, sum_dx)
   for (int64_t j = 0; j < H; ++j) {
@@ -587,92 +616,100 @@ __attribute__((noinline)) void ln_lstm_row_backward(
     const T d_ln = grad_h * o * (T(1) - tl[j] * tl[j]);
     d_gain_c[j] += d_ln * xc[j];
     d_shift_c[j] += d_ln;
-    d_cn[j] = d_ln;
     const T dx = d_ln * a_c[j];
+    d_cn[j] = dx;
     sum_d += dx; sum_dx += dx * xc[j];
   }
-  normalise_backward(d_cn, a_c, xc, r[1], sum_d, sum_dx, H);
+  {
+    const T mean_d = sum_d / T(H), mean_dx = sum_dx / T(H), rstd = r[1];
 #pragma omp simd
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = s[j], f = s[H + j], g = s[2 * H + j];
-    const T grad_c = d_c[j] + d_cn[j];
-    a[j] = grad_c * g * i * (T(1) - i);
-    a[H + j] = grad_c * c[j] * f * (T(1) - f);
-    a[2 * H + j] = grad_c * i * (T(1) - g * g);
-    d_c[j] = grad_c * f;
-    d_h[j] = 0;  // h_{t-1} reaches step t only through W_hh: added by the caller's GEMM
+    for (int64_t j = 0; j < H; ++j) {
+      const T i = s[j], f = s[H + j], g = s[2 * H + j];
+      const T grad_c = d_c[j] + rstd * (d_cn[j] - mean_d - xc[j] * mean_dx);
+      a[j] = grad_c * g * i * (T(1) - i);
+      a[H + j] = grad_c * c[j] * f * (T(1) - f);
+      a[2 * H + j] = grad_c * i * (T(1) - g * g);
+      d_c[j] = grad_c * f;
+      d_h[j] = 0;  // h_{t-1} reaches step t only through W_hh: added by the caller's GEMM
+    }
   }
-  sum_d = 0; sum_dx = 0;
-#pragma omp simd reduction(+ : sum_d, sum_dx)
+  const T mean_p = r[3], rstd_i = r[2];
+  T sum_dh = 0, sum_dxh = 0, sum_di = 0, sum_dxi = 0;
+#pragma omp simd reduction(+ : sum_dh, sum_dxh, sum_di, sum_dxi)
   for (int64_t j = 0; j < G * H; ++j) {
-    d_bias[j] += a[j];
+    const T x_i = (p[j] - mean_p) * rstd_i;
+    d_shift[j] += a[j];
     d_gain_hh[j] += a[j] * xh[j];
-    const T dx = a[j] * a_hh[j];
-    sum_d += dx; sum_dx += dx * xh[j];
+    d_gain_ih[j] += a[j] * x_i;
+    const T dx_h = a[j] * a_hh[j], dx_i = a[j] * a_ih[j];
+    sum_dh += dx_h; sum_dxh += dx_h * xh[j];
+    sum_di += dx_i; sum_dxi += dx_i * x_i;
   }
-  const T mean_d = sum_d / T(G * H), mean_dx = sum_dx / T(G * H), rstd = r[0];
+  const T n = T(G * H);
+  const T mean_dh = sum_dh / n, mean_dxh = sum_dxh / n, rstd_h = r[0];
+  const T mean_di = sum_di / n, mean_dxi = sum_dxi / n;
 #pragma omp simd
-  for (int64_t j = 0; j < G * H; ++j)
-    du[j] = rstd * (a[j] * a_hh[j] - mean_d - xh[j] * mean_dx);
+  for (int64_t j = 0; j < G * H; ++j) {
+    const T a_j = a[j], x_i = (p[j] - mean_p) * rstd_i;
+    du[j] = rstd_h * (a_j * a_hh[j] - mean_dh - xh[j] * mean_dxh);
+    dp[j] = rstd_i * (a_j * a_ih[j] - mean_di - x_i * mean_dxi);
+  }
 }
 
-std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& h0,
-                                        const at::Tensor& c0, const at::Tensor& w_hh,
-                                        const c10::optional<at::Tensor>& b_hh,
-                                        const at::Tensor& gamma_hh, const at::Tensor& beta_hh,
-                                        const at::Tensor& gamma_c, const at::Tensor& beta_c,
-                                        double eps, const c10::optional<at::Tensor>& lengths,
-                                        const c10::optional<at::Tensor>& rmask,
-                                        bool save) {
-  const int64_t T = gi.size(0), B = gi.size(1), H = h0.size(1), G = 4;
-  const Storage keep{save, T, B, gi.options()};
+std::vector<at::Tensor> ln_lstm_forward(
+    const at::Tensor& p, const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& w_hh,
+    const at::Tensor& gamma_ih, const at::Tensor& shift, const at::Tensor& gamma_hh,
+    const at::Tensor& gamma_c, const at::Tensor& beta_c, double eps_ih, double eps_hh,
+    double eps_c, const c10::optional<at::Tensor>& lengths,
+    const c10::optional<at::Tensor>& rmask, bool save) {
+  const int64_t T = p.size(0), B = p.size(1), H = h0.size(1), G = 4;
+  const Storage keep{save, T, B, p.options()};
   auto hs = keep.states(H);
   auto cs = keep.states(H);
   hs[0].copy_(h0);
   cs[0].copy_(c0);
-  auto out = at::empty({T, B, H}, gi.options());
+  auto out = at::empty({T, B, H}, p.options());
   auto gates = keep.steps(G * H);    // σ(i), σ(f), tanh(g), σ(o)
   auto xhat_hh = keep.steps(G * H);  // (padded rows: never read)
   auto xhat_c = keep.steps(H);
-  auto tls = keep.steps(H);          // tanh(LN(c_t))
-  auto rstd = keep.steps(2).zero_();  // 1/σ of the two norms
-  auto u = at::empty({B, G * H}, gi.options());
-  auto masked = at::empty({B, H}, gi.options());
+  auto tls = keep.steps(H);           // tanh(LN(c_t))
+  auto rstd = keep.steps(4).zero_();  // 1/σ of the three norms, the mean of p
+  auto u = at::empty({B, G * H}, p.options());
+  auto masked = at::empty({B, H}, p.options());
   const StepWeight w_t(w_hh, /*transposed=*/true);
   const Lengths len = lengths_of(lengths);
-  // β_hh and b_hh are added to the same pre-activation at every step: add them once.
-  const auto shift_hh = (has(b_hh) ? beta_hh + *b_hh : beta_hh).contiguous();
-  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnnlab_ln_lstm_forward", [&] {
+  const Eps eps{eps_ih, eps_hh, eps_c};
+  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "rnnlab_ln_lstm_forward", [&] {
+    const scalar_t* a_ih = gamma_ih.data_ptr<scalar_t>();
     const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
-    const scalar_t* shift = shift_hh.data_ptr<scalar_t>();
+    const scalar_t* add = shift.data_ptr<scalar_t>();
     const scalar_t* a_c = gamma_c.data_ptr<scalar_t>();
     const scalar_t* b_c = beta_c.data_ptr<scalar_t>();
     for (int64_t t = 0; t < T; ++t) {
       w_t.gemm(u, recurrent_input(hs[keep.state(t)], rmask, masked), /*accumulate=*/false);
-      const scalar_t* gi_t = gi.data_ptr<scalar_t>() + t * B * G * H;
+      const scalar_t* p_t = p.data_ptr<scalar_t>() + t * B * G * H;
       const scalar_t* u_t = u.data_ptr<scalar_t>();
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           const int64_t row = t * B + b;                      // in out
           const int64_t slot = keep.step(t) * B + b;          // in the per-step values
           const int64_t from = keep.state(t) * B + b, to = keep.state(t + 1) * B + b;
-          const scalar_t* __restrict__ x = gi_t + b * G * H;
           const scalar_t* __restrict__ h = hs.data_ptr<scalar_t>() + from * H;
           const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + from * H;
           scalar_t* __restrict__ h_new = hs.data_ptr<scalar_t>() + to * H;
           scalar_t* __restrict__ c_new = cs.data_ptr<scalar_t>() + to * H;
           scalar_t* __restrict__ y = out.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + slot * G * H;
-          scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + slot * G * H;
-          scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + slot * H;
-          scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + slot * H;
-          scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + slot * 2;
           if (!len.real(b, t)) {
             for (int64_t j = 0; j < H; ++j) { h_new[j] = h[j]; c_new[j] = c[j]; y[j] = 0; }
             continue;
           }
-          ln_lstm_row_forward(H, x, u_t + b * G * H, c, a_hh, shift, a_c, b_c, eps, h_new,
-                              c_new, y, s, xh, xc, tl, r);
+          const LnSaved<scalar_t> saved{gates.data_ptr<scalar_t>() + slot * G * H,
+                                        xhat_hh.data_ptr<scalar_t>() + slot * G * H,
+                                        xhat_c.data_ptr<scalar_t>() + slot * H,
+                                        tls.data_ptr<scalar_t>() + slot * H,
+                                        rstd.data_ptr<scalar_t>() + slot * 4};
+          ln_lstm_row_forward(H, p_t + b * G * H, u_t + b * G * H, c, a_ih, a_hh, add, a_c,
+                              b_c, eps, h_new, c_new, y, saved);
         }
       });
     }
@@ -683,45 +720,45 @@ std::vector<at::Tensor> ln_lstm_forward(const at::Tensor& gi, const at::Tensor& 
 
 std::vector<at::Tensor> ln_lstm_backward(
     const at::Tensor& d_out, const at::Tensor& d_hn, const at::Tensor& d_cn,
-    const at::Tensor& gates, const at::Tensor& xhat_hh, const at::Tensor& xhat_c,
-    const at::Tensor& tls, const at::Tensor& rstd, const at::Tensor& hs, const at::Tensor& cs,
-    const at::Tensor& w_hh, const at::Tensor& gamma_hh, const at::Tensor& gamma_c,
+    const at::Tensor& gates, const at::Tensor& p, const at::Tensor& xhat_hh,
+    const at::Tensor& xhat_c, const at::Tensor& tls, const at::Tensor& rstd,
+    const at::Tensor& hs, const at::Tensor& cs, const at::Tensor& w_hh,
+    const at::Tensor& gamma_ih, const at::Tensor& gamma_hh, const at::Tensor& gamma_c,
     const c10::optional<at::Tensor>& lengths, const c10::optional<at::Tensor>& rmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4;
   auto dh = d_hn.clone();
   auto dc = d_cn.clone();
-  auto d_a = at::empty({T, B, G * H}, gates.options());    // gradient of the gate inputs a
+  auto d_p = at::empty({T, B, G * H}, gates.options());    // gradient of p = x W_ih^T
   auto d_u = at::empty({T, B, G * H}, gates.options());    // ... of u = h W_hh^T
-  auto sums = at::zeros({B, 2 * G * H + 2 * H}, gates.options());  // per row, see the row
+  const int64_t width = 3 * G * H + 2 * H;
+  auto sums = at::zeros({B, width}, gates.options());  // per row, see the row
   auto scratch = at::empty({B, H}, gates.options());
   auto through = at::empty({B, H}, gates.options());
   const StepWeight w(w_hh, /*transposed=*/false);
   const Lengths len = lengths_of(lengths);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnlab_ln_lstm_backward", [&] {
+    const scalar_t* a_ih = gamma_ih.data_ptr<scalar_t>();
     const scalar_t* a_hh = gamma_hh.data_ptr<scalar_t>();
     const scalar_t* a_c = gamma_c.data_ptr<scalar_t>();
     for (int64_t t = T - 1; t >= 0; --t) {
       at::parallel_for(0, B, kRowGrain, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
           const int64_t row = t * B + b;
-          const scalar_t* __restrict__ s = gates.data_ptr<scalar_t>() + row * G * H;
-          const scalar_t* __restrict__ xh = xhat_hh.data_ptr<scalar_t>() + row * G * H;
-          const scalar_t* __restrict__ xc = xhat_c.data_ptr<scalar_t>() + row * H;
-          const scalar_t* __restrict__ tl = tls.data_ptr<scalar_t>() + row * H;
-          const scalar_t* __restrict__ r = rstd.data_ptr<scalar_t>() + row * 2;
-          const scalar_t* __restrict__ c = cs.data_ptr<scalar_t>() + row * H;
-          const scalar_t* __restrict__ d_y = d_out.data_ptr<scalar_t>() + row * H;
-          scalar_t* __restrict__ d_h = dh.data_ptr<scalar_t>() + b * H;
-          scalar_t* __restrict__ d_c = dc.data_ptr<scalar_t>() + b * H;
-          scalar_t* __restrict__ a = d_a.data_ptr<scalar_t>() + row * G * H;
+          scalar_t* __restrict__ dp = d_p.data_ptr<scalar_t>() + row * G * H;
           scalar_t* __restrict__ du = d_u.data_ptr<scalar_t>() + row * G * H;
           if (!len.real(b, t)) {
-            for (int64_t j = 0; j < G * H; ++j) { a[j] = 0; du[j] = 0; }
+            for (int64_t j = 0; j < G * H; ++j) { dp[j] = 0; du[j] = 0; }
             continue;
           }
-          ln_lstm_row_backward(H, s, xh, xc, tl, r, c, d_y, a_hh, a_c, d_h, d_c, a, du,
-                               scratch.data_ptr<scalar_t>() + b * H,
-                               sums.data_ptr<scalar_t>() + b * (2 * G * H + 2 * H));
+          ln_lstm_row_backward(
+              H, gates.data_ptr<scalar_t>() + row * G * H,
+              p.data_ptr<scalar_t>() + row * G * H,
+              xhat_hh.data_ptr<scalar_t>() + row * G * H, xhat_c.data_ptr<scalar_t>() + row * H,
+              tls.data_ptr<scalar_t>() + row * H, rstd.data_ptr<scalar_t>() + row * 4,
+              cs.data_ptr<scalar_t>() + row * H, d_out.data_ptr<scalar_t>() + row * H, a_ih,
+              a_hh, a_c, dh.data_ptr<scalar_t>() + b * H, dc.data_ptr<scalar_t>() + b * H, dp,
+              du, scratch.data_ptr<scalar_t>() + b * H,
+              sums.data_ptr<scalar_t>() + b * width);
         }
       });
       auto d_u_t = d_u[t];
@@ -736,8 +773,9 @@ std::vector<at::Tensor> ln_lstm_backward(
   const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
   auto d_w = d_u.view({T * B, G * H}).t().mm(h_in.reshape({T * B, H}));
   const auto totals = sums.sum(0);
-  return {d_a, dh, dc, d_w, totals.narrow(0, 0, G * H), totals.narrow(0, G * H, G * H),
-          totals.narrow(0, 2 * G * H, H), totals.narrow(0, 2 * G * H + H, H)};
+  return {d_p, dh, dc, d_w, totals.narrow(0, 0, G * H), totals.narrow(0, 2 * G * H, G * H),
+          totals.narrow(0, G * H, G * H), totals.narrow(0, 3 * G * H, H),
+          totals.narrow(0, 3 * G * H + H, H)};
 }
 
 }  // namespace
@@ -752,13 +790,14 @@ TORCH_LIBRARY(rnnlab, m) {
   m.def("lstm_backward(int kind, Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
         "Tensor tcs, Tensor hs, Tensor cs, Tensor w_hh, Tensor? peephole, Tensor? lengths, "
         "Tensor? rmask) -> Tensor[]");
-  m.def("ln_lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor? b_hh, "
-        "Tensor gamma_hh, Tensor beta_hh, Tensor gamma_c, Tensor beta_c, float eps, "
-        "Tensor? lengths, Tensor? rmask, bool save=True) -> Tensor[]");
-  m.def("ln_lstm_backward(Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
-        "Tensor xhat_hh, Tensor xhat_c, Tensor tls, Tensor rstd, Tensor hs, Tensor cs, "
-        "Tensor w_hh, Tensor gamma_hh, Tensor gamma_c, Tensor? lengths, Tensor? rmask) "
+  m.def("ln_lstm_forward(Tensor p, Tensor h0, Tensor c0, Tensor w_hh, Tensor gamma_ih, "
+        "Tensor shift, Tensor gamma_hh, Tensor gamma_c, Tensor beta_c, float eps_ih, "
+        "float eps_hh, float eps_c, Tensor? lengths, Tensor? rmask, bool save=True) "
         "-> Tensor[]");
+  m.def("ln_lstm_backward(Tensor d_out, Tensor d_hn, Tensor d_cn, Tensor gates, "
+        "Tensor p, Tensor xhat_hh, Tensor xhat_c, Tensor tls, Tensor rstd, Tensor hs, "
+        "Tensor cs, Tensor w_hh, Tensor gamma_ih, Tensor gamma_hh, Tensor gamma_c, "
+        "Tensor? lengths, Tensor? rmask) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
