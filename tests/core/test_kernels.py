@@ -339,3 +339,24 @@ def test_a_build_killed_midway_does_not_block_the_next_one(monkeypatch, tmp_path
     seen.clear()
     kernels._build()
     assert loaded == [str(library)] and not seen  # no build, no ninja run
+
+
+@pytest.mark.parametrize("norm", ["layernorm_ih", "layernorm_hh", "layernorm_cell"])
+def test_a_layer_norm_without_gain_and_shift_takes_the_time_loop(norm):
+    """The kernel applies all three norms' gains and shifts; a cell with one norm built
+    without them (elementwise_affine=False) must run the loop, not crash in the kernel."""
+
+    class PlainNormCell(rnnlab.LayerNormLSTMCell):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            size = getattr(self, norm).normalized_shape
+            setattr(self, norm, torch.nn.LayerNorm(size, elementwise_affine=False))
+
+    torch.manual_seed(5)
+    layer = rnnlab.LSTM(3, 4, batch_first=True, bidirectional=True, cell=PlainNormCell)
+    x = torch.randn(4, 5, 3)
+    assert layer._path(True, 5, x) == "loop"
+    loop = copy.deepcopy(layer)
+    loop.use_fused_kernel = False
+    got, want = layer(x, lengths=[5, 2, 1, 4]), loop(x, lengths=[5, 2, 1, 4])
+    torch.testing.assert_close(got.output, want.output)

@@ -106,13 +106,9 @@ class LayerNormLSTMCell(_LSTMVariant):
             norm.reset_parameters()
 
     def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
-        # b_ih is folded into the norm's shift β_ih: one pass over (time, batch, 4*hidden)
-        # instead of two, forward and backward.
         projected = nn.functional.linear(inputs, self.weight_ih)
-        norm = self.layernorm_ih
-        shift = norm.bias + self.bias_ih if self.bias else norm.bias
-        return nn.functional.layer_norm(projected, norm.normalized_shape, norm.weight, shift,
-                                        norm.eps)
+        normalised = self.layernorm_ih(projected)
+        return normalised + self.bias_ih if self.bias else normalised
 
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h, c = state

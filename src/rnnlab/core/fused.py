@@ -52,7 +52,7 @@ def native_kind_of(cell: torch.nn.Module) -> str | None:
         return None
     if kind == "layernorm" and any(  # the kernel applies each norm's gain and shift
             getattr(cell, name).weight is None or getattr(cell, name).bias is None
-            for name in ("layernorm_hh", "layernorm_cell")):
+            for name in ("layernorm_ih", "layernorm_hh", "layernorm_cell")):
         return None
     return kind
 
