@@ -127,6 +127,18 @@ void recurrent_gemm(at::Tensor& out, const at::Tensor& input, const StepWeight& 
   }
 }
 
+// Backward of recurrent_gemm for one step: dh += d_gate W_hh (W_hh as a non-transposed
+// StepWeight), times Gal's mask where recurrent dropout applied it; through is scratch.
+void add_state_gradient(at::Tensor& dh, const at::Tensor& d_gate, const StepWeight& w,
+                        const c10::optional<at::Tensor>& mask, at::Tensor& through) {
+  if (has(mask)) {
+    w.gemm(through, d_gate, /*accumulate=*/false);
+    dh.add_(through.mul_(*mask));
+  } else {
+    w.gemm(dh, d_gate, /*accumulate=*/true);
+  }
+}
+
 constexpr int64_t kRowGrain = 4;
 
 // Where a forward pass keeps its per-step values. For training (save) every step's, which
@@ -471,13 +483,7 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
           }
         }
       });
-      auto d_a_t = d_a[t];
-      if (has(rmask)) {
-        w.gemm(through, d_a_t, /*accumulate=*/false);
-        dh.add_(through.mul_(*rmask));
-      } else {
-        w.gemm(dh, d_a_t, /*accumulate=*/true);
-      }
+      add_state_gradient(dh, d_a[t], w, rmask, through);
     }
   });
   const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
@@ -761,13 +767,7 @@ std::vector<at::Tensor> ln_lstm_backward(
               sums.data_ptr<scalar_t>() + b * width);
         }
       });
-      auto d_u_t = d_u[t];
-      if (has(rmask)) {
-        w.gemm(through, d_u_t, /*accumulate=*/false);
-        dh.add_(through.mul_(*rmask));
-      } else {
-        w.gemm(dh, d_u_t, /*accumulate=*/true);
-      }
+      add_state_gradient(dh, d_u[t], w, rmask, through);
     }
   });
   const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
