@@ -91,10 +91,12 @@ def test_train_on_a_users_csv_with_overrides(tmp_path, capsys):
     out = tmp_path / "csv"
     code = main(["train", "--data", str(FIXTURES / "reviews.csv"), "--epochs", "1", "--out",
                  str(out), "--cell", "peephole", "--pooling", "max", "--masked",
+                 "--recurrent-dropout", "0.25", "--weight-drop", "0.3",
                  "--valid-fraction", "0.2", *TINY])
     assert code == 0, capsys.readouterr().err
     model = json.loads((out / "config.json").read_text())["model"]
     assert (model["cell"], model["pooling"], model["masked"]) == ("peephole", "max", True)
+    assert (model["recurrent_dropout"], model["weight_dropout"]) == (0.25, 0.3)
 
 
 def test_csv_multiline_reads_texts_with_line_breaks_that_are_refused_without_it(
@@ -118,6 +120,8 @@ def test_csv_multiline_reads_texts_with_line_breaks_that_are_refused_without_it(
         (["train", "--data", "{tmp}/missing.csv", "--out", "{tmp}/r"], "neither a dataset name"),
         (["evaluate", "{tmp}/nowhere", "--data", "imdb-short"], "does not exist"),
         (["predict", "{tmp}/nowhere", "text"], "does not exist"),
+        (["train", "--weight-drop", "1", "--out", "{tmp}/r"],
+         "weight_dropout must be in [0, 1), got 1.0"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, message):

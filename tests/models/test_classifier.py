@@ -240,3 +240,33 @@ def test_out_of_vocabulary_ids_name_the_vocabulary_not_an_index_error():
 def test_config_refuses_strings_and_booleans_in_the_wrong_place(field, value):
     with pytest.raises(ValueError, match=field):
         ClassifierConfig(**{field: value})
+
+
+def test_recurrent_dropout_and_weight_drop_reach_the_layer_and_act_in_training_only():
+    rows = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
+    ids, lengths = pad(rows, TIME, "post")
+    plain = tiny("MS_RST_biLSTM", masked=True, padding="post")
+    regularised = tiny("MS_RST_biLSTM", masked=True, padding="post", recurrent_dropout=0.4,
+                       weight_dropout=0.3)
+    spec = regularised.recurrent.dropout_spec
+    assert (spec.recurrent, spec.weight) == (0.4, 0.3)
+    for name, value in plain.state_dict().items():  # the same weights: only training differs
+        assert torch.equal(value, regularised.state_dict()[name]), name
+    plain.eval(), regularised.eval()
+    assert torch.equal(plain(ids, lengths), regularised(ids, lengths))
+    plain.train(), regularised.train()
+    torch.manual_seed(0)
+    dropped = regularised(ids, lengths)
+    assert not torch.allclose(dropped, plain(ids, lengths))
+    torch.manual_seed(0)
+    assert torch.equal(dropped, regularised(ids, lengths))  # masks come from torch's RNG
+    dropped.sum().backward()
+    assert regularised.recurrent.weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_the_regularisers_are_left_out_of_the_saved_config_when_off():
+    config = ClassifierConfig(recurrent_dropout=0.2)
+    saved = config.to_dict()
+    assert saved["recurrent_dropout"] == 0.2 and "weight_dropout" not in saved
+    assert ClassifierConfig.from_dict(saved) == config
+    assert not {"recurrent_dropout", "weight_dropout"} & set(ClassifierConfig().to_dict())

@@ -65,6 +65,8 @@ def test_dict_round_trip_and_frozen():
         ({"padding": "left"}, "padding must be one of"),
         ({"init": "xavier"}, "init must be one of"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"recurrent_dropout": -0.1}, r"recurrent_dropout must be in \[0, 1\)"),
+        ({"weight_dropout": True}, r"weight_dropout must be in \[0, 1\), got True"),
     ],
 )
 def test_bad_values_name_the_field(changes, message):

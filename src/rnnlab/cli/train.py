@@ -117,6 +117,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                        help="dropout on the word vectors in training (default 0, as seed 002)")
     model.add_argument("--pooled-dropout", type=float,
                        help="dropout on the pooled recurrent summary (default 0, as seed 002)")
+    model.add_argument("--recurrent-dropout", type=float,
+                       help="Gal's dropout of h(t-1) where it enters W_hh, one mask per "
+                            "review (Keras's recurrent_dropout; runs inside rnnlab's kernels) "
+                            "(default 0)")
+    model.add_argument("--weight-drop", type=float, dest="weight_dropout",
+                       help="DropConnect on the hidden-to-hidden weights, redrawn per batch "
+                            "(AWD-LSTM's; the fused kernels stay) (default 0)")
     model.add_argument("--init", choices=("keras", "torch"), help="initialisers (default keras)")
     transfer = parser.add_argument_group("transfer (pretrained on the training texts)")
     transfer.add_argument("--embedding-vectors", metavar="DIR",
@@ -160,6 +167,8 @@ _MODEL_OVERRIDES = {"cell": "cell", "layers": "num_layers", "bidirectional": "bi
                     "hidden": "hidden_size", "dense": "dense_size", "dropout": "dropout",
                     "embedding_dropout": "embedding_dropout",
                     "pooled_dropout": "pooled_dropout",
+                    "recurrent_dropout": "recurrent_dropout",
+                    "weight_dropout": "weight_dropout",
                     "init": "init", "embedding_vectors": "embedding_vectors",
                     "freeze_embedding": "freeze_embedding", "encoder_run": "encoder_run",
                     "encoder_training": "encoder_training"}

@@ -83,7 +83,7 @@ class Recurrent(nn.Module):
             feature for all steps (Gal & Ghahramani 2016).
         recurrent_dropout: dropout of ``h_{t-1}`` where it enters ``W_hh``, one mask per
             sequence for all steps (Gal & Ghahramani 2016; Keras's ``recurrent_dropout``).
-            Runs the time loop.
+            Applied inside rnnlab's kernels (the time loop where no kernel runs the cell).
         weight_dropout: DropConnect on the hidden-to-hidden weights, redrawn per forward
             pass (Merity et al. 2017); standard cells stay on the fused kernel.
         zoneout: a rate, or ``(h_rate, c_rate)``: units keep their previous value with that

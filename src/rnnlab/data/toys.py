@@ -170,6 +170,10 @@ class ToyTaskConfig:
     window: int = 100  # quotes: characters per training window (truncated BPTT length)
     max_train_chars: int | None = None  # quotes: keep only this much training text
     eval_chars: int = 100_000  # quotes: held-out characters scored (valid and test each)
+    # quotes: read the training text as contiguous streams and carry the state from window
+    # to window (truncated BPTT, as char-rnn); False: random windows from a zero state. A
+    # quotation outlives a window, so only a carried state can learn to track one.
+    carry_state: bool = True
 
     def __post_init__(self) -> None:
         if self.task not in TOY_TASKS:
@@ -181,6 +185,11 @@ class ToyTaskConfig:
         elif self.T is not None:
             raise ValueError(f"T is for adding and copy; quotes reads text windows of "
                              f"`window` characters, got T={self.T!r}")
+        if not isinstance(self.carry_state, bool):
+            raise ValueError(f"carry_state must be true or false, got {self.carry_state!r}")
+        if self.task != "quotes" and not self.carry_state:
+            raise ValueError(f"carry_state is for quotes (a text read as streams); {self.task} "
+                             "draws independent sequences: drop it")
         for name, low, high in (("eval_examples", 2, MAX_EVAL_EXAMPLES), ("window", 2, 100_000),
                                 ("eval_chars", 100, 100_000_000)):
             value = getattr(self, name)
@@ -193,7 +202,10 @@ class ToyTaskConfig:
         return self.task if self.T is None else f"{self.task}-T{self.T}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.task != "quotes":  # adding and copy configs stay as they were written
+            del data["carry_state"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToyTaskConfig:

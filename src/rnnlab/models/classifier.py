@@ -69,6 +69,8 @@ class SequenceClassifier(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             bidirectional=config.bidirectional,
             cell=config.resolved_cell,
+            recurrent_dropout=config.recurrent_dropout,
+            weight_dropout=config.weight_dropout,
         )
         features = config.recurrent_output_size
         self.dense: nn.Linear | None = None

@@ -26,6 +26,10 @@ ENCODER_TRAINING = ("frozen", "finetune")
 # The transfer fields and their defaults (left out of to_dict when at these values).
 _TRANSFER_DEFAULTS = {"embedding_vectors": None, "freeze_embedding": False,
                       "encoder_run": None, "encoder_training": "frozen"}
+# The recurrent dropout family (rnnlab.Recurrent's arguments), left out of to_dict when off.
+# (Zoneout is left out: it changes the evaluated function too, which the exporters and the
+# torch-free predictor do not model.)
+_RECURRENT_REGULARISERS = ("recurrent_dropout", "weight_dropout")
 # Cell names the classifier accepts: the core registry's names plus the plain "rnn" alias.
 CELL_ALIASES = {"rnn": "rnn_tanh"}
 # Every spelling ``cell`` accepts, aliases included (a CLI's ``choices``).
@@ -52,6 +56,10 @@ class ClassifierConfig:
     dropout: float = 0.0  # between stacked recurrent layers (seed 002: none)
     embedding_dropout: float = 0.0  # on the word vectors, in training (seed 002: none)
     pooled_dropout: float = 0.0  # on the pooled summary before the dense layer (seed: none)
+    # Inside the recurrent layers, in training only (rnnlab.Recurrent; seed 002: none): Gal's
+    # dropout of h_{t-1} where it enters W_hh, and DropConnect on W_hh (Merity et al. 2017).
+    recurrent_dropout: float = 0.0
+    weight_dropout: float = 0.0
     masked: bool = False  # False = Keras without mask_zero, as seed 002: padding is read
     padding: str = "pre"  # side the ids are padded on (seed 002 pads on the left)
     init: str = "keras"  # "keras" reproduces Keras's initialisers; "torch" torch's defaults
@@ -95,7 +103,8 @@ class ClassifierConfig:
         if self.freeze_embedding and self.encoder_training == "finetune":
             raise ValueError("freeze_embedding cannot be combined with encoder_training="
                              "'finetune' (gradual unfreezing trains the whole classifier)")
-        for name in ("dropout", "embedding_dropout", "pooled_dropout"):
+        for name in ("dropout", "embedding_dropout", "pooled_dropout",
+                     *_RECURRENT_REGULARISERS):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0.0 <= value < 1.0:
@@ -161,10 +170,12 @@ class ClassifierConfig:
         return self.embedding_vectors is not None or self.encoder_run is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field; the transfer fields only when set, so the
-        configs saved before they existed (in checkpoints and result stores) still match."""
+        """A JSON-ready dict of every field; the transfer fields and the recurrent
+        regularisers only when set, so the configs saved before they existed (in checkpoints
+        and result stores) still match."""
+        defaults = {**_TRANSFER_DEFAULTS, **dict.fromkeys(_RECURRENT_REGULARISERS, 0.0)}
         return {key: value for key, value in asdict(self).items()
-                if key not in _TRANSFER_DEFAULTS or value != _TRANSFER_DEFAULTS[key]}
+                if key not in defaults or value != defaults[key]}
 
     def replace(self, **changes: Any) -> ClassifierConfig:
         """A copy with ``changes`` applied (validated like the constructor)."""

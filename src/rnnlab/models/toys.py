@@ -27,6 +27,8 @@ from rnnlab.core import Recurrent
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.data.toys import TOY_TASKS
 
+State = torch.Tensor | tuple[torch.Tensor, ...]  # h_0, or (h_0, c_0) for LSTM cells
+
 __all__ = ["CELL_ALIASES", "TOY_TASKS", "ToyModel", "ToyModelConfig", "resolve_cell"]
 
 # What users type for the three cells seed 003 compares.
@@ -125,8 +127,15 @@ class ToyModel(nn.Module):
             return F.one_hot(inputs, self.config.classes).to(self.head.weight.dtype)
         return self.embedding(inputs)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        output = self.rnn(self.recurrent_input(inputs)).output  # (batch, time, hidden)
+    def forward(self, inputs: torch.Tensor, hx: State | None = None, *,
+                return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, State]:
+        """Outputs from the initial state ``hx`` (zeros if None; as torch's: ``(h_0, c_0)``
+        for LSTM cells, each ``(1, batch, hidden)``); with ``return_state`` also the final
+        state in that form, which a stream's next window starts from."""
+        result = self.rnn(self.recurrent_input(inputs), hx)
+        output = result.output  # (batch, time, hidden)
         if self.config.task == "adding":
-            return self.head(output[:, -1]).squeeze(-1)
-        return self.head(output)
+            outputs = self.head(output[:, -1]).squeeze(-1)
+        else:
+            outputs = self.head(output)
+        return (outputs, result.state) if return_state else outputs

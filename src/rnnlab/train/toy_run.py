@@ -8,9 +8,10 @@ initialisation), so the result store, the progress bar and the report treat it a
     record 0      1            2              ...   steps / eval_every
            (init) train_loss = mean over the steps since the previous record
 
-Every record is checkpointed (model, optimiser, step, records); the batch of step s depends
-on (seed, s) only (:mod:`rnnlab.train.toy_tasks`), so a resumed run continues with exactly
-the numbers an uninterrupted one would have had.
+Every record is checkpointed (model, optimiser, step, records, and for quotes the state the
+streams carry into the next window); the batch of step s depends on (seed, s) only
+(:mod:`rnnlab.train.toy_tasks`), so a resumed run continues with exactly the numbers an
+uninterrupted one would have had.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
     Raises ValueError when ``out_dir`` holds a different run, TrainingDivergedError when
     the loss stops being finite.
     """
+    if data.carries_state:
+        data.steps_per_pass(train_config.batch_size)  # a text too short is refused up front
     torch.manual_seed(seed)  # the initial weights: the same for every run with this seed
     model = ToyModel(model_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr)
@@ -125,8 +128,9 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
                 "clip_grad_norm": train_config.clip_grad_norm}
     out = Path(out_dir) if out_dir is not None else None
     history: list[EpochMetrics] = []
+    carried: list[torch.Tensor] = []  # quotes: the streams' state after the last step
     if out is not None and (out / CHECKPOINT).exists():
-        history = _restore(out, identity, model, optimizer, train_config)
+        history, carried = _restore(out, identity, model, optimizer, train_config)
         for record in history:
             if on_record is not None:
                 on_record(record)
@@ -150,7 +154,7 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
         if out is not None:
             save_checkpoint(out / CHECKPOINT, {
                 "format": CHECKPOINT_FORMAT, "identity": identity, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
+                "optimizer": optimizer.state_dict(), "carried_state": carried,
                 "metrics": [m.to_dict() for m in history]})
             write_json(out / METRICS, {"baseline": data.baseline,
                                        "records": [m.to_dict() for m in history]})
@@ -163,7 +167,15 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
         started, losses = time.perf_counter(), []
         for step in range((epoch - 1) * train_config.eval_every, epoch * train_config.eval_every):
             inputs, targets = data.train_batch(seed, step, train_config.batch_size)
-            loss = data.loss(model(inputs), targets)
+            if data.starts_pass(step, train_config.batch_size):
+                carried = []
+            hx = None if not carried else carried[0] if len(carried) == 1 else tuple(carried)
+            outputs, state = model(inputs, hx, return_state=True)
+            # Truncated BPTT: the next window starts from this state, not through it.
+            if data.carries_state:
+                carried = [part.detach() for part in (state if isinstance(state, tuple) else
+                                                      (state,))]
+            loss = data.loss(outputs, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if train_config.clip_grad_norm is not None:
@@ -180,7 +192,7 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
 
 def _restore(out: Path, identity: dict[str, Any], model: ToyModel,
              optimizer: torch.optim.Optimizer, train_config: ToyTrainConfig
-             ) -> list[EpochMetrics]:
+             ) -> tuple[list[EpochMetrics], list[torch.Tensor]]:
     payload = load_checkpoint(out / CHECKPOINT)
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{out / CHECKPOINT} is not a toy-task checkpoint; use another out_dir")
@@ -195,4 +207,4 @@ def _restore(out: Path, identity: dict[str, Any], model: ToyModel,
                          f"{(len(history) - 1) * train_config.eval_every} steps")
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    return history
+    return history, list(payload.get("carried_state", []))

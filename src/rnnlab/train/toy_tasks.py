@@ -3,12 +3,27 @@
     task      training batch at step s               loss                  accuracy
     adding    adding_batch(task_rng(seed, s))        MSE                   |error| < 0.04
     copy      copy_batch(task_rng(seed, s))          cross-entropy/step    recalled symbols
-    quotes    random windows of the training text    cross-entropy/char    next character
+    quotes    the next window of each text stream    cross-entropy/char    next character
 
 Batch s depends on (seed, s) only, so a resumed run draws the batches it would have drawn,
 and runs with the same seed (one per cell) train on the same data. Valid and test sets are
 fixed per task and T (seeds :data:`VALID_SEED`, :data:`TEST_SEED`), the same for every run,
 so paired differences between cells compare the same sequences.
+
+Quotes reads the training text as char-rnn does (``carry_state``, the default): the text,
+taken as a ring, is cut into ``batch`` streams of ``L`` characters; step s reads window
+``k = s mod K`` (``K = L // window``) of every stream and starts from the state the previous
+step ended in, so the model learns to keep what a window cannot show (whether a quotation
+is open). Every K steps a *pass* begins: the state starts from zero and the streams start at
+a new offset drawn from (seed, pass)::
+
+    ring   |--- stream 0 (L) ---|--- stream 1 ---| ... |--- stream batch-1 ---|
+    step   k=0 | k=1 | ... | k=K-1        (row b of the batch: stream b's window k)
+
+Held-out text is scored in rows of :data:`EVAL_ROW_CHARS` characters, each from a zero state
+with the state carried inside it, so the scores see what training taught: context across
+windows. With ``carry_state=False`` training draws independent random windows from a zero
+state and held-out rows are windows too.
 
 The accuracy of the adding problem is Hochreiter & Schmidhuber's (1997): a sequence counts as
 solved when the absolute error is below 0.04.
@@ -37,6 +52,7 @@ from rnnlab.data.toys import (
 __all__ = ["ToyData", "ToyTaskConfig", "build_toy_data"]
 
 VALID_SEED, TEST_SEED = 1_000_003, 1_000_033  # fixed held-out sets, far from run seeds
+EVAL_ROW_CHARS = 2000  # quotes with a carried state: held-out characters per scored row
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber 1997: solved when |error| < 0.04
 
 
@@ -76,10 +92,39 @@ class ToyData:
             drawn = copy_batch(rng, batch, self.config.T)
             return torch.from_numpy(drawn.inputs), torch.from_numpy(drawn.targets)
         window = self.config.window
-        starts = rng.integers(0, len(self.train_ids) - window - 1, size=batch)
-        rows = self.train_ids[starts[:, None] + np.arange(window + 1)]
+        if not self.config.carry_state:
+            starts = rng.integers(0, len(self.train_ids) - window - 1, size=batch)
+        else:
+            per_pass = self.steps_per_pass(batch)
+            shift = task_rng(seed, step // per_pass).integers(0, len(self.train_ids))
+            stream = len(self.train_ids) // batch
+            starts = shift + np.arange(batch) * stream + (step % per_pass) * window
+        rows = np.take(self.train_ids, starts[:, None] + np.arange(window + 1), mode="wrap")
         rows = torch.from_numpy(rows)
         return rows[:, :-1], rows[:, 1:]
+
+    def steps_per_pass(self, batch: int) -> int:
+        """quotes with a carried state: K, the windows in one stream of a pass (see the
+        module docstring). ValueError when the text is too short for ``batch`` streams."""
+        per_pass = len(self.train_ids) // batch // self.config.window
+        if per_pass < 1:
+            raise ValueError(
+                f"batch_size={batch} streams of window={self.config.window} characters need "
+                f"{batch * self.config.window} training characters, the text has "
+                f"{len(self.train_ids)}: lower training.batch_size or task_options.window, "
+                "or give more text")
+        return per_pass
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether a training step starts from the state the previous one ended in (quotes
+        with ``carry_state``, within a pass)."""
+        return self.config.task == "quotes" and self.config.carry_state
+
+    def starts_pass(self, step: int, batch: int) -> bool:
+        """Whether step ``step`` starts from a zero state: always unless :attr:`carries_state`,
+        then at the first step of a pass."""
+        return not self.carries_state or step % self.steps_per_pass(batch) == 0
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean MSE (adding) or mean per-step cross-entropy in nats (copy, quotes)."""
@@ -124,13 +169,13 @@ def _quote_data(config: ToyTaskConfig) -> ToyData:
     encode = ToyData(config, 0.0, (), (), 0, alphabet=alphabet).encode
 
     def windows(text: str) -> tuple[np.ndarray, np.ndarray]:
-        # Held-out text scored in contiguous windows from a zero state, as training reads it.
         ids = encode(text[: config.eval_chars + 1])
-        count = (len(ids) - 1) // config.window
-        usable = ids[: count * config.window + 1]
-        inputs = usable[:-1].reshape(count, config.window)
-        targets = usable[1:].reshape(count, config.window)
-        return inputs, targets
+        # Rows as long as the state that training carries (see the module docstring); a
+        # held-out text shorter than a row is one row (load_quote_corpus keeps >= 100 chars).
+        row = min(EVAL_ROW_CHARS, len(ids) - 1) if config.carry_state else config.window
+        count = (len(ids) - 1) // row
+        usable = ids[: count * row + 1]
+        return usable[:-1].reshape(count, row), usable[1:].reshape(count, row)
 
     train_ids = encode(corpus.train)
     valid, test = windows(corpus.valid), windows(corpus.test)
