@@ -139,6 +139,15 @@ void add_state_gradient(at::Tensor& dh, const at::Tensor& d_gate, const StepWeig
   }
 }
 
+// The recurrent weight's gradient over all steps in one GEMM: d_gate (T, B, G) against the
+// h each step read (hs[0..T), times Gal's mask where recurrent dropout applied it): (G, H).
+at::Tensor recurrent_weight_gradient(const at::Tensor& d_gate, const at::Tensor& hs,
+                                     const c10::optional<at::Tensor>& mask) {
+  const int64_t T = d_gate.size(0), B = d_gate.size(1), H = hs.size(2);
+  const auto h_in = has(mask) ? hs.narrow(0, 0, T) * *mask : hs.narrow(0, 0, T);
+  return d_gate.view({T * B, d_gate.size(2)}).t().mm(h_in.reshape({T * B, H}));
+}
+
 constexpr int64_t kRowGrain = 4;
 
 // Where a forward pass keeps its per-step values. For training (save) every step's, which
@@ -278,20 +287,12 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& 
           gru_row_backward(H, s, h, d_y, d_h, d_direct, a_i, a_h);
         }
       });
-      auto d_gh_t = d_gh[t];
-      if (has(rmask)) {
-        w.gemm(through, d_gh_t, /*accumulate=*/false);
-        at::add_out(dh, direct, through.mul_(*rmask));
-      } else {
-        dh.copy_(direct);
-        w.gemm(dh, d_gh_t, /*accumulate=*/true);
-      }
+      dh.copy_(direct);
+      add_state_gradient(dh, d_gh[t], w, rmask, through);
     }
   });
-  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
-  const auto flat_gh = d_gh.view({T * B, 3 * H});
-  auto d_w = flat_gh.t().mm(h_in.reshape({T * B, H}));
-  auto d_b = flat_gh.sum(0);
+  auto d_w = recurrent_weight_gradient(d_gh, hs, rmask);
+  auto d_b = d_gh.view({T * B, 3 * H}).sum(0);
   return {d_gi, dh, d_w, d_b};
 }
 
@@ -486,10 +487,8 @@ std::vector<at::Tensor> lstm_backward(int64_t kind, const at::Tensor& d_out,
       add_state_gradient(dh, d_a[t], w, rmask, through);
     }
   });
-  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
-  const auto flat = d_a.view({T * B, G * H});
-  auto d_w = flat.t().mm(h_in.reshape({T * B, H}));
-  auto d_b = flat.sum(0);
+  auto d_w = recurrent_weight_gradient(d_a, hs, rmask);
+  auto d_b = d_a.view({T * B, G * H}).sum(0);
   at::Tensor d_peep;
   if (kind == 1) d_peep = d_peep_rows.sum(0).view({3, H});
   return {d_a, dh, dc, d_w, d_b, d_peep};
@@ -770,8 +769,7 @@ std::vector<at::Tensor> ln_lstm_backward(
       add_state_gradient(dh, d_u[t], w, rmask, through);
     }
   });
-  const auto h_in = has(rmask) ? hs.narrow(0, 0, T) * *rmask : hs.narrow(0, 0, T);
-  auto d_w = d_u.view({T * B, G * H}).t().mm(h_in.reshape({T * B, H}));
+  auto d_w = recurrent_weight_gradient(d_u, hs, rmask);
   const auto totals = sums.sum(0);
   return {d_p, dh, dc, d_w, totals.narrow(0, 0, G * H), totals.narrow(0, 2 * G * H, G * H),
           totals.narrow(0, G * H, G * H), totals.narrow(0, 3 * G * H, H),
