@@ -63,8 +63,9 @@ def sgemm_gflops(size: int = 1024, seconds: float = 0.3, clock: str = "wall") ->
     return 2.0 * size**3 * calls / (now() - start) / 1e9
 
 
-class SplitCell(rnnlab.RecurrentCell):
-    """A user cell with the ``precompute``/``step`` split (a minimal LSTM written by hand)."""
+class StepCell(rnnlab.RecurrentCell):
+    """A user cell that writes its whole step (a minimal LSTM by hand): the time loop runs it,
+    with autograd's graph at every step."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -89,6 +90,21 @@ class SplitCell(rnnlab.RecurrentCell):
 
     def forward(self, x_t, state):
         return self.step(self.precompute(x_t), state)
+
+
+class SplitCell(StepCell):
+    """The same cell with the ``precompute``/``update`` split: the layer does the recurrent
+    product and the backward pass around its elementwise ``update``
+    (rnnlab.core.split_step)."""
+
+    step = rnnlab.RecurrentCell.step
+    forward = rnnlab.RecurrentCell.forward
+
+    def update(self, gates, state):
+        i, f, g, o = gates.chunk(4, -1)
+        c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
 
 
 def _runner(layer: Callable, x: torch.Tensor, backward: bool) -> Callable[[], object]:
@@ -136,12 +152,13 @@ def _cases(shape, generator):
         yield (f"lstm+{label} (vs nn.LSTM)", GATES["lstm"], (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))
     # GRU and the variants against the fused LSTM (bar: GRU no slower, variants ≤ 1.15×).
-    for cell in ("gru", "peephole", "cifg", "layernorm", "user"):
+    user_cells = {"user (update split)": SplitCell, "user (own step)": StepCell}
+    for cell in ("gru", "peephole", "cifg", "layernorm", *user_cells):
         if cell == "gru":
             ours = rnnlab.GRU(inputs, hidden, batch_first=True)
         else:
             ours = rnnlab.LSTM(inputs, hidden, batch_first=True,
-                               cell=SplitCell if cell == "user" else cell)
+                               cell=user_cells.get(cell, cell))
         gates = GATES.get(cell, 4)
         yield (f"{cell} (vs nn.LSTM)", gates, (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))

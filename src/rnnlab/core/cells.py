@@ -14,6 +14,24 @@ Optionally a cell splits its step in two for speed: :meth:`RecurrentCell.precomp
 whole input sequence ``(batch, time, input_size)`` at once (one large matrix product instead
 of ``time`` small ones) and :meth:`RecurrentCell.step` consumes one precomputed slice.
 
+A cell may go one split further and leave the recurrent matrix product to the layer: it holds
+``weight_hh (gates, hidden)`` (and optionally ``bias_hh (gates,)``) and defines only the
+elementwise rest, ``update(gates, state) -> (h_t, new_state)``, where ``gates = precompute(x)_t
++ W_hh · recurrent_input(h_{t-1}) + b_hh``::
+
+    class MinimalLSTM(RecurrentCell):
+        state_sizes = (hidden, hidden)
+        def precompute(self, inputs):        # (batch, time, input) -> (batch, time, 4*hidden)
+            return self.input_map(inputs)
+        def update(self, gates, state):      # gates: (batch, 4*hidden)
+            i, f, g, o = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            return h, (h, c)
+
+Such a cell trains through :mod:`rnnlab.core.split_step` (no per-step autograd graph, one
+weight-gradient product over all steps); ``update`` must be deterministic.
+
 Recurrent dropout reaches a cell through :meth:`RecurrentCell.recurrent_input`: a cell passes
 ``h`` through it before its recurrent matrix product (``W_hh @ recurrent_input(h)``), and weight
 drop replaces the parameters named in ``recurrent_weights`` for one forward pass.
@@ -169,8 +187,27 @@ class RecurrentCell(nn.Module):
         return inputs
 
     def step(self, precomputed_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One step on a slice of :meth:`precompute`'s result. Defaults to :meth:`forward`."""
+        """One step on a slice of :meth:`precompute`'s result. Defaults to :meth:`forward`;
+        for a cell that defines ``update``, to ``update(precomputed_t + recurrent_product(h),
+        state)`` (the split the layers run without autograd's step graph)."""
+        if getattr(type(self), "update", None) is not None:
+            return self.update(precomputed_t + self.recurrent_product(state[0]), state)
         return self(precomputed_t, state)
+
+    def forward(self, x_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One step on ``x_t (batch, input_size)``. A cell defines it, or defines ``update``
+        and gets ``step(precompute(x_t), state)``."""
+        if getattr(type(self), "update", None) is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither forward(x_t, state) nor "
+                "update(gates, state): define one (see rnnlab.RecurrentCell)")
+        return self.step(self.precompute(x_t), state)
+
+    def recurrent_product(self, h: torch.Tensor) -> torch.Tensor:
+        """``W_hh · recurrent_input(h) + b_hh`` for a cell that defines ``update``:
+        ``h (batch, hidden)`` to ``(batch, gates)``; ``bias_hh`` is optional."""
+        return F.linear(self.recurrent_input(h), self.weight_hh,
+                        getattr(self, "bias_hh", None))
 
     def fused_weights(self) -> list[torch.Tensor]:
         """Weights in the flat order ``torch.lstm``/``torch.gru``/``torch.rnn_*`` expect."""

@@ -1,4 +1,4 @@
-"""Direction runners: one layer, one direction, over a post-padded batch, three ways.
+"""Direction runners: one layer, one direction, over a post-padded batch, five ways.
 
 Every runner takes the same arguments and returns a :class:`DirectionRun`; the stack
 composer (:mod:`rnnlab.core.stack`) picks one and never looks inside. A backward direction
@@ -21,6 +21,9 @@ reaches a runner already reversed (``flip_sequences``), so every runner reads le
             lengths and Gal's
             recurrent dropout run inside the kernel, so the final states come straight from
             it and padded steps cost one masked row each.
+``split``   user cells that define ``update`` (the elementwise part of a step): the time
+            loop without autograd's per-step graph, hand-written BPTT around the cell's
+            ``update`` (:mod:`rnnlab.core.split_step`).
 ``loop``    the Python time loop (:func:`rnnlab.core.scan.scan`): any cell, recurrent
             dropout, zoneout.
 """
@@ -39,6 +42,7 @@ from rnnlab.core.fused import call_kernel, call_kernel_packed, native_kind_of
 from rnnlab.core.kernels import ops as native_ops
 from rnnlab.core.padding import is_tracing, zero_padding
 from rnnlab.core.scan import scan
+from rnnlab.core.split_step import run_split as run_split_step
 
 FinalState = tuple[torch.Tensor, ...] | Callable[[], tuple[torch.Tensor, ...]]
 
@@ -196,6 +200,16 @@ def _run_layer_norm_lstm(
         norm_c.weight, norm_c.bias, (norm_ih.eps, norm_hh.eps, norm_c.eps), steps.lengths,
         recurrent_mask)
     return DirectionRun(outputs.transpose(0, 1), h_n, (c_n,))
+
+
+def run_split(
+    cell: RecurrentCell, x: torch.Tensor, start: tuple[torch.Tensor, ...], steps: Steps, *,
+    training: bool, recurrent_mask: torch.Tensor | None = None,
+) -> DirectionRun:
+    """A user cell that defines ``update``, with hand-written BPTT around it
+    (:mod:`rnnlab.core.split_step`). ``recurrent_mask`` as :func:`run_loop`'s."""
+    outputs, final = run_split_step(cell, x, start, steps.real, recurrent_mask)
+    return DirectionRun(outputs, final[0], tuple(final[1:]))
 
 
 def run_loop(

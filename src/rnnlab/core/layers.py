@@ -44,6 +44,7 @@ from rnnlab.core.registry import (
     build_cell,
     check_cell_instance,
 )
+from rnnlab.core.split_step import splits_step
 from rnnlab.core.stack import run_stack
 from rnnlab.core.validation import (
     check_initial_state,
@@ -158,6 +159,7 @@ class Recurrent(nn.Module):
         check_cells_support(self.dropout_spec, self.cells)
         self._fused_mode = fused_mode_of(self.cells)
         self._native = all(native_kind_of(built) is not None for built in self.cells)
+        self._split = all(splits_step(built) for built in self.cells)
         self.register_state_dict_post_hook(_save_with_torch_names)
         self.register_load_state_dict_pre_hook(_load_torch_names)
 
@@ -320,7 +322,7 @@ class Recurrent(nn.Module):
         if self._native_runs(x):
             return "native"
         if self._fused_mode is None or recurrent:
-            return "loop"
+            return "split" if self._split and not _traced() else "loop"
         return self._torch_path(has_lengths)
 
     # Training a standard LSTM, rnnlab's kernel overtakes oneDNN's from this hidden size on
@@ -348,7 +350,7 @@ class Recurrent(nn.Module):
             return False
         if x.dtype not in (torch.float32, torch.float64):
             return False
-        if pad.is_tracing() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if _traced():
             return False
         return kernels.available()
 
@@ -365,6 +367,13 @@ class Recurrent(nn.Module):
         if self.dropout_spec.active:
             parts.append(f"dropout_spec={self.dropout_spec}")
         return ", ".join(parts)
+
+
+def _traced() -> bool:
+    """Whether torch.export, TorchScript tracing or the ONNX exporter is recording this call
+    (a traced graph must hold torch's own operators, not rnnlab's kernels or autograd
+    functions)."""
+    return pad.is_tracing() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def _squeeze_batch(states):

@@ -68,7 +68,8 @@ def run_stack(
         states: ``(h_0,)`` or ``(h_0, c_0)``, each ``(layers*directions, batch, size)``.
         steps: where the real steps are.
         path: "whole" (one fused call for the stack, torch's own), "kernel", "packed",
-            "native" (rnnlab's fused kernels), "loop".
+            "native" (rnnlab's fused kernels), "split" (user cells that define ``update``,
+            :mod:`rnnlab.core.split_step`), "loop".
         mode: the fused kernel of the cells (None for the loop).
         between_dropout: torch's per-element dropout between layers (``dropout=``).
         dropout: the recurrent dropout family.
@@ -123,7 +124,7 @@ def _run_layers(cells, x, states, steps: Steps, *, path, mode, num_layers, num_d
 
 def _run_direction(cell, inputs, start, steps: Steps, *, path, mode, dropout: DropoutSpec,
                    training) -> DirectionRun:
-    if path in ("loop", "native"):
+    if path in ("loop", "native", "split"):
         recurrent_mask = None
         if training and dropout.recurrent > 0:
             recurrent_mask = bernoulli_mask((inputs.shape[0], start[0].shape[-1]),
@@ -131,6 +132,9 @@ def _run_direction(cell, inputs, start, steps: Steps, *, path, mode, dropout: Dr
         if path == "native":
             return directions.run_native(cell, inputs, start, steps, training=training,
                                          recurrent_mask=recurrent_mask)
+        if path == "split":
+            return directions.run_split(cell, inputs, start, steps, training=training,
+                                        recurrent_mask=recurrent_mask)
         return directions.run_loop(cell, inputs, start, steps, training=training,
                                    recurrent_mask=recurrent_mask,
                                    zoneout_rates=dropout.zoneout)

@@ -1,0 +1,206 @@
+"""The time loop for user cells that leave the recurrent matrix product to the layer.
+
+A cell that splits its step as ``update(precomputed_t + W_hh · recurrent_input(h) + b_hh,
+state)`` (see :class:`rnnlab.core.cells.RecurrentCell`: it defines ``update`` and holds
+``weight_hh``, optionally ``bias_hh``, and keeps the base class's ``step``) runs here instead
+of through autograd's step-by-step graph:
+
+* forward, without recording a graph: per step one ``addmm`` and the cell's ``update``; the
+  gate pre-activations and the states entering each step are kept;
+* backward, hand-written BPTT: per step the vector-Jacobian product of ``update`` alone
+  (re-run on the saved gates and state, a handful of elementwise operations), then
+  ``dh_{t-1} += d_gates_t · W_hh``; the weight gradient is one matrix product over all steps
+  (``d_W_hh = Σ_t d_gates_tᵀ h_{t-1}``) instead of ``time`` small ones added one by one.
+
+That is the shape of rnnlab's C++ kernels (:mod:`rnnlab.core.kernels`) with the user's
+elementwise part in place of the built-in gate equations. ``update`` must be a deterministic
+function of its arguments and the cell's parameters (no dropout inside it: recurrent dropout
+reaches it through ``recurrent_input``); the gradients of parameters it reads (a peephole
+weight, a norm's gain) are summed over steps like ``W_hh``'s.
+
+Lengths (post padding, as every runner sees them), Gal's recurrent dropout mask and weight
+drop run here; zoneout and tracing (``torch.export``) take the plain loop, which computes
+the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from rnnlab.core.cells import RecurrentCell, State
+
+
+def splits_step(cell: torch.nn.Module) -> bool:
+    """Whether ``cell`` declares the split this runner needs (see the module docstring)."""
+    return (isinstance(cell, RecurrentCell) and callable(getattr(type(cell), "update", None))
+            and type(cell).step is RecurrentCell.step
+            and type(cell).recurrent_input is RecurrentCell.recurrent_input
+            and isinstance(getattr(cell, "weight_hh", None), torch.Tensor))
+
+
+def run_split(
+    cell: RecurrentCell, x: torch.Tensor, start: State, real: torch.Tensor | None,
+    recurrent_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, State]:
+    """Run ``cell`` left to right over ``x (batch, time, input)``, post-padded.
+
+    ``real (batch, time)`` bool, True at real steps (None: all real); ``recurrent_mask
+    (batch, hidden)``: Gal's mask on ``h_{t-1}`` before the recurrent product, or None.
+
+    Returns ``outputs (batch, time, output)``, zero at padding, and the state at each row's
+    last real step (its start state for length 0), as :func:`rnnlab.core.scan.scan` does.
+    """
+    projected = cell.precompute(x).transpose(0, 1)  # (time, batch, gates): autograd's as usual
+    weight = cell.weight_hh
+    _check_shapes(cell, projected, weight, start)
+    bias = getattr(cell, "bias_hh", None)
+    if bias is not None:
+        projected = projected + bias
+    names, params = _update_parameters(cell)
+    alive = None if real is None else real.transpose(0, 1).unsqueeze(-1)  # (time, batch, 1)
+    results = _SplitScan.apply(cell, len(start), names, alive, recurrent_mask,
+                               projected, weight, *start, *params)
+    outputs, finals = results[0], tuple(results[1:])
+    return outputs.transpose(0, 1), finals
+
+
+def _check_shapes(cell: RecurrentCell, projected: torch.Tensor, weight: torch.Tensor,
+                  start: State) -> None:
+    """The split's sizes agree, or an error that names the one to change (addmm's own
+    message names none of the cell's parts)."""
+    name = type(cell).__name__
+    if weight.dim() != 2 or weight.shape[1] != start[0].shape[-1]:
+        raise ValueError(
+            f"{name}.weight_hh must be (gates, hidden) with hidden = state_sizes[0] = "
+            f"{start[0].shape[-1]} (it multiplies h_(t-1)), got {tuple(weight.shape)}")
+    if projected.shape[-1] != weight.shape[0]:
+        raise ValueError(
+            f"{name}.precompute returns {projected.shape[-1]} features per step, but "
+            f"weight_hh has {weight.shape[0]} rows: update() adds the two, so make "
+            f"precompute's output as wide as weight_hh's first dimension")
+
+
+def _update_parameters(cell: RecurrentCell) -> tuple[list[str | None], list[torch.Tensor]]:
+    """The cell's trainable tensors other than ``W_hh``/``b_hh``, those ``update`` may read,
+    with the attribute name of each of the cell's own (None for a sub-module's, a norm's gain).
+    Those only ``precompute`` reads get a zero gradient from here and theirs from autograd."""
+    skip = {"weight_hh", "bias_hh"}
+    found: list[tuple[str | None, torch.Tensor]] = [
+        (name, value) for name, value in cell.named_weights() if name not in skip]
+    found += [(None, value) for name, value in cell.named_parameters() if "." in name]
+    seen: set[int] = set()
+    names, values = [], []
+    for name, value in found:
+        if value.requires_grad and id(value) not in seen:
+            seen.add(id(value))
+            names.append(name)
+            values.append(value)
+    return names, values
+
+
+class _SplitScan(torch.autograd.Function):
+    """Inputs after the static ones: ``projected (time, batch, gates)`` (bias included),
+    ``weight_hh (gates, hidden)``, the start state parts, then the update's parameters.
+    Outputs: ``outputs (time, batch, output)`` and the final state parts."""
+
+    @staticmethod
+    def forward(ctx, cell, n_state: int, names, alive, recurrent_mask, projected, weight,
+                *rest):
+        start, params = tuple(rest[:n_state]), tuple(rest[n_state:])
+        state = start
+        zero = projected.new_zeros(())
+        entering, gates_seen, outputs = [], [], []
+        weight_t = weight.t()
+        for t in range(projected.shape[0]):
+            h_in = state[0] if recurrent_mask is None else state[0] * recurrent_mask
+            gates = torch.addmm(projected[t], h_in, weight_t)
+            output, new_state = cell.update(gates, state)
+            new_state = tuple(new_state)
+            if alive is not None:
+                new_state = tuple(torch.where(alive[t], new, old)
+                                  for new, old in zip(new_state, state))
+                output = torch.where(alive[t], output, zero)
+            entering.append(state)
+            gates_seen.append(gates)
+            outputs.append(output)
+            state = new_state
+        time = projected.shape[0]
+        stacked_states = [torch.stack([step[part] for step in entering]) if time else
+                          start[part].new_empty((0, *start[part].shape))
+                          for part in range(n_state)]
+        gates_all = torch.stack(gates_seen) if time else projected.new_empty(projected.shape)
+        output_all = (torch.stack(outputs) if time
+                      else projected.new_empty((0, projected.shape[1], start[0].shape[-1])))
+        ctx.cell, ctx.n_state, ctx.names = cell, n_state, names
+        ctx.alive, ctx.recurrent_mask = alive, recurrent_mask
+        ctx.output_shape = output_all.shape
+        ctx.save_for_backward(gates_all, weight, *stacked_states, *params)
+        return (output_all, *state)
+
+    @staticmethod
+    def backward(ctx, d_outputs, *d_finals):
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative was asked for
+            raise RuntimeError(
+                f"{type(ctx.cell).__name__}'s split step (update) runs a hand-written backward "
+                "pass that cannot be differentiated twice: for second-order gradients run the "
+                "layer with use_fused_kernel=False (the time loop, autograd at every step)")
+        gates_all, weight, *saved = ctx.saved_tensors
+        n_state = ctx.n_state
+        states, params = saved[:n_state], tuple(saved[n_state:])
+        alive, mask, cell = ctx.alive, ctx.recurrent_mask, ctx.cell
+        time = gates_all.shape[0]
+        d_state = [part.new_zeros(part.shape[1:]) if grad is None else grad
+                   for part, grad in zip(states, d_finals)]
+        if d_outputs is None:
+            d_outputs = gates_all.new_zeros(ctx.output_shape)
+        d_gates_all = torch.empty_like(gates_all)
+        d_params = [torch.zeros_like(value) for value in params]
+        for t in range(time - 1, -1, -1):
+            entering = tuple(part[t] for part in states)
+            d_out, d_new = d_outputs[t], d_state
+            if alive is not None:
+                keep = alive[t]
+                passed = [torch.where(keep, 0.0, grad) for grad in d_new]
+                d_out = torch.where(keep, d_out, 0.0)
+                d_new = [torch.where(keep, grad, 0.0) for grad in d_new]
+            d_gates, d_entering, d_step_params = _update_vjp(cell, gates_all[t], entering,
+                                                              ctx.names, params, d_out, d_new)
+            if alive is not None:
+                d_entering = [grad + through for grad, through in zip(d_entering, passed)]
+            d_h = d_gates @ weight
+            d_entering[0] = d_entering[0] + (d_h if mask is None else d_h * mask)
+            d_gates_all[t] = d_gates
+            for total, grad in zip(d_params, d_step_params):
+                if grad is not None:
+                    total.add_(grad)
+            d_state = d_entering
+        h_in = states[0] if mask is None else states[0] * mask
+        d_weight = (d_gates_all.reshape(-1, gates_all.shape[-1]).t()
+                    @ h_in.reshape(-1, h_in.shape[-1]))
+        return (None, None, None, None, None, d_gates_all, d_weight, *d_state, *d_params)
+
+
+def _update_vjp(cell: RecurrentCell, gates: torch.Tensor, entering: State,
+                names: Sequence[str | None], params: tuple[torch.Tensor, ...],
+                d_output: torch.Tensor, d_new_state: Sequence[torch.Tensor]):
+    """``update``'s vector-Jacobian product at one step: the gradients of ``gates``, of the
+    entering state parts and of ``params``, given those of its output and new state.
+
+    The cell's own parameters are put back as the forward pass read them: weight drop or
+    another override may have ended since."""
+    own = {name: value for name, value in zip(names, params) if name is not None}
+    with torch.enable_grad(), cell.weights_replaced(own):
+        gates = gates.detach().requires_grad_()
+        state = tuple(part.detach().requires_grad_() for part in entering)
+        output, new_state = cell.update(gates, state)
+        pairs = [(value, grad) for value, grad in zip((output, *new_state),
+                                                      (d_output, *d_new_state))
+                 if value.requires_grad]
+        grads = torch.autograd.grad([value for value, _ in pairs], (gates, *state, *params),
+                                    [grad for _, grad in pairs], allow_unused=True)
+    d_gates = grads[0] if grads[0] is not None else torch.zeros_like(gates)
+    d_state = [grad if grad is not None else torch.zeros_like(part)
+               for grad, part in zip(grads[1:1 + len(state)], state)]
+    return d_gates, d_state, grads[1 + len(state):]
