@@ -137,6 +137,8 @@ def test_a_worker_with_nothing_left_to_train_ignores_ctrl_c_until_it_exits(
 
 class _NoStudy:
     dataset = "unused"
+    model: dict = {}
+    conditions: dict = {}
 
 
 class _NoData:

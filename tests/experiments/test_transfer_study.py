@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,3 +148,55 @@ def test_a_tiny_transfer_study_runs_and_reports_each_condition_against_baseline(
     saved = json.loads((tmp_path / "study" / "runs" / "elmo" / "run0" / "config.json")
                        .read_text())
     assert saved["transfer"]["encoder_run"]["token_share"] == 1.0
+
+
+def test_vectors_replaced_between_invocations_are_refused(tmp_path):
+    """Runs of one condition must all read the same vectors: the study records their
+    fingerprint and refuses to go on with a different file at the same path."""
+    vectors = tmp_path / "w2v"
+    study = study_from_dict({**_study(tmp_path, baseline={},
+                                      word2vec={"embedding_vectors": _vectors(vectors)}),
+                             "runs": 1})
+    outcome = run_study(study, tmp_path / "study", jobs=1, threads=1, progress=False)
+    assert outcome.status_counts["done"] == 2
+    run_study(study, tmp_path / "study", jobs=1, threads=1, progress=False)  # same files: fine
+    shutil.copytree(vectors, tmp_path / "w2v-old")
+    rows = np.random.default_rng(1).normal(size=(len(WORDS), TINY_MODEL["embedding_size"]))
+    WordVectors(WORDS, rows.astype(np.float32)).save(tmp_path / "w2v-new")
+    for name in ("words.json", "vectors.npy"):  # retrained and copied over the old ones
+        (vectors / name).write_bytes((tmp_path / "w2v-new" / name).read_bytes())
+    with pytest.raises(ValueError, match=r"conditions\.word2vec\.embedding_vectors: .*w2v.* "
+                                         r"changed since study 'transfer-tiny'.*Restore"):
+        run_study(study, tmp_path / "study", jobs=1, threads=1, progress=False)
+    for name in ("words.json", "vectors.npy"):  # the original put back: the study goes on
+        (vectors / name).write_bytes((tmp_path / "w2v-old" / name).read_bytes())
+    assert run_study(study, tmp_path / "study", jobs=1, threads=1,
+                     progress=False).status_counts["done"] == 2
+
+
+def test_fingerprints_follow_the_content_of_each_kind_of_artifact(tmp_path):
+    from rnnlab.experiments.artifacts import fingerprint, study_artifacts
+
+    folder = tmp_path / "w2v"
+    _vectors(folder)
+    first = fingerprint(folder)
+    assert fingerprint(folder) == first
+    (folder / "vectors.npy").write_bytes((folder / "vectors.npy").read_bytes()[:-4] + b"\0" * 4)
+    assert fingerprint(folder) != first
+    text = tmp_path / "vectors.txt"
+    text.write_text("2 1\na 0.5\nb 0.25\n")
+    before = fingerprint(text)
+    text.write_text("2 1\na 0.5\nb 0.75\n")
+    assert fingerprint(text) != before
+    run = tmp_path / "bilm"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    (run / "checkpoint.pt.sha256").write_text("aa")
+    (run / "vocab.json").write_text("{}")
+    before = fingerprint(run)
+    (run / "checkpoint.pt.sha256").write_text("bb")  # a new checkpoint has a new sidecar
+    assert fingerprint(run) != before
+    study = SimpleNamespace(model={"embedding_vectors": "v"},
+                            conditions={"elmo": {"encoder_run": "r"}, "baseline": {}})
+    assert study_artifacts(study) == {"model.embedding_vectors": "v",
+                                      "conditions.elmo.encoder_run": "r"}

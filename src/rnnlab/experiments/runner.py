@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnlab.experiments.artifacts import study_fingerprints
 from rnnlab.experiments.interrupts import interrupt_once, raise_if_interrupted
 from rnnlab.experiments.run_training import (
     prepare_data,
@@ -159,6 +160,7 @@ def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs
     try:
         study_id = store.ensure_study(study.name, study.to_dict())
         store.check_data(study_id, study.dataset, data.fingerprint())
+        store.check_artifacts(study_id, study_fingerprints(study))
         store.add_runs(study_id, study.expand_runs(data) if is_toy_study(study) else
                        expand_runs(study, vocab_size=len(data.vocab),
                                    num_classes=data.num_classes))

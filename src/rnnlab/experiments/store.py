@@ -142,6 +142,39 @@ class ResultStore(StoreConnection):
                     "is unchanged"
                 )
 
+    def check_artifacts(self, study_id: int, artifacts: Mapping[str, tuple[str, str]]) -> None:
+        """Record each pretrained artifact's fingerprint the first time the study meets it
+        (``artifacts``: ``{key: (path, fingerprint)}``, see :mod:`.artifacts`); refuse a
+        different one later, as :meth:`check_data` does for the data.
+
+        Raises:
+            DataChangedError: naming the key, the path, both fingerprints and the fix.
+        """
+        if not artifacts:
+            return
+        with self._write() as connection:
+            study = connection.execute("SELECT name FROM studies WHERE id = ?",
+                                       (study_id,)).fetchone()
+            if study is None:
+                raise LookupError(f"no study with id {study_id} in {self._path}")
+            for key, (path, fingerprint) in sorted(artifacts.items()):
+                row = connection.execute(
+                    "SELECT path, fingerprint, recorded_at FROM study_artifacts "
+                    "WHERE study_id = ? AND key = ?", (study_id, key)).fetchone()
+                if row is None:
+                    connection.execute(
+                        "INSERT INTO study_artifacts (study_id, key, path, fingerprint, "
+                        "recorded_at) VALUES (?, ?, ?, ?, ?)",
+                        (study_id, key, path, fingerprint, utc_now()))
+                elif row["fingerprint"] != fingerprint:
+                    raise DataChangedError(
+                        f"{key}: {path!r} changed since study {study['name']!r} first read "
+                        f"it (fingerprint {row['fingerprint']} at {row['recorded_at']}, now "
+                        f"{fingerprint}), so new runs of that condition would be paired with "
+                        "runs trained on the old one. Restore the original, or give the new "
+                        f"one another path in a new study (another name or --out); "
+                        f"{self._path} is unchanged")
+
     def study(self, name: str) -> StudyRow:
         """The study called ``name``; LookupError listing the stored names if absent."""
         row = self._connection().execute("SELECT * FROM studies WHERE name = ?", (name,)).fetchone()

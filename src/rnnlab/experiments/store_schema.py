@@ -7,6 +7,7 @@
        │            run_index, masked,
        │            dataset) unique
        1───1 study_data (the fingerprint of the data the study trains on)
+       1───* study_artifacts (the fingerprints of the pretrained files its runs read)
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .store_records import RunRow
 __all__ = ["RUN_SELECT", "SCHEMA_VERSION", "connect", "create_schema", "run_row_from", "utc_now"]
 
 # Bumped when a table changes; a store written by a newer rnnlab is refused, not misread.
-# (Adding a table, as study_data was, keeps the version: older readers ignore it.)
+# (Adding a table, as study_data and study_artifacts were, keeps the version: older readers
+# ignore it.)
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -75,6 +77,14 @@ CREATE TABLE IF NOT EXISTS study_data (
     dataset     TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS study_artifacts (
+    study_id    INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (study_id, key)
 );
 """
 
