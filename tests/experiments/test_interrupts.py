@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+from typing import ClassVar
 
 import pytest
 import torch
@@ -137,8 +138,8 @@ def test_a_worker_with_nothing_left_to_train_ignores_ctrl_c_until_it_exits(
 
 class _NoStudy:
     dataset = "unused"
-    model: dict = {}
-    conditions: dict = {}
+    model: ClassVar[dict] = {}
+    conditions: ClassVar[dict] = {}
 
 
 class _NoData:
