@@ -23,11 +23,13 @@ _CHUNK = 1 << 20
 
 
 def study_artifacts(study: Any) -> dict[str, str]:
-    """``{key: path}`` for every artifact the study's model overrides and conditions name;
-    the key says where (``model.embedding_vectors``, ``conditions.elmo.encoder_run``)."""
+    """``{key: path}`` for every artifact the study's model overrides and conditions name
+    (a :class:`StudyConfig`; a toy study names none); the key says where
+    (``model.embedding_vectors``, ``conditions.elmo.encoder_run``)."""
     found: dict[str, str] = {}
-    tables = {"model": study.model, **{f"conditions.{name}": overrides
-                                       for name, overrides in study.conditions.items()}}
+    conditions = getattr(study, "conditions", None) or {}  # a toy study has none
+    tables = {"model": getattr(study, "model", None),
+              **{f"conditions.{name}": overrides for name, overrides in conditions.items()}}
     for where, table in tables.items():
         for field in ARTIFACT_FIELDS:
             if isinstance(table, dict) and table.get(field) is not None:
