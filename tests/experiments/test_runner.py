@@ -177,3 +177,39 @@ def test_an_error_inside_the_interrupt_guard_propagates_where_sigint_is_ignored(
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_claimed_run_waits_for_a_lock_its_dying_predecessor_still_holds(tmp_path, monkeypatch):
+    """A worker SIGKILLed with its parent may hold the run's lock a moment after the store
+    released its claim: the next worker waits for it instead of failing the run."""
+    import threading
+
+    from rnnlab.experiments import run_training
+    from rnnlab.train.run_lock import RunLockedError, run_lock
+
+    run_dir = tmp_path / "run0"
+    held, release = threading.Event(), threading.Event()
+
+    def predecessor():
+        with run_lock(run_dir):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=predecessor)
+    thread.start()
+    held.wait(5)
+    attempts = []
+
+    def train(on_epoch):
+        attempts.append(on_epoch)
+        if len(attempts) == 3:
+            release.set()  # the predecessor finally exits
+            thread.join()
+        with run_lock(run_dir):
+            return "trained"
+
+    assert run_training.when_unlocked(train, "callback") == "trained"
+    assert len(attempts) == 3 and set(attempts) == {"callback"}  # two refused, then trained
+    monkeypatch.setattr(run_training, "LOCK_WAIT_SECONDS", 0.3)
+    with run_lock(run_dir), pytest.raises(RunLockedError, match="is being written by pid"):
+        run_training.when_unlocked(lambda on_epoch: run_lock(run_dir).__enter__(), None)

@@ -9,6 +9,7 @@ kinds go through :func:`~rnnlab.experiments.claimed_run.train_claimed_run`.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,29 @@ def train_one_run(store: ResultStore, run: RunRow, data: Any, study_dir: Path,
             on_epoch=on_epoch, progress=progress)
         return result.final
 
-    train_claimed_run(store, run, out_dir, train)
+    train_claimed_run(store, run, out_dir, lambda on_epoch: when_unlocked(train, on_epoch))
+
+
+# A claimed run's directory is free unless the worker that trained it before, which the store
+# already counts as dead, is still exiting: a worker SIGKILLed with its parent can hold the
+# run's lock for a moment after its claim was released (seen on a loaded 2-core machine).
+LOCK_WAIT_SECONDS = 30.0
+
+
+def when_unlocked(train: Any, on_epoch: OnEpoch) -> FinalScores:
+    """``train(on_epoch)``, retried while the run directory's lock is held, for up to
+    :data:`LOCK_WAIT_SECONDS` (the lock is taken before anything is written or recorded, so
+    a refused attempt leaves nothing behind); then the lock's error, naming the holder."""
+    from rnnlab.train.run_lock import RunLockedError
+
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return train(on_epoch)
+        except RunLockedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def train_pending_runs(store: ResultStore, study_id: int, data: Any, study_dir: Path, *,
