@@ -307,8 +307,10 @@ class Recurrent(nn.Module):
         LSTM variants run rnnlab's own kernels (core/kernels), which also carry Gal's
         recurrent dropout for every kernel cell, the standard LSTM included. Without those
         kernels (no compiler) GRU and RNN inference with lengths stays packed (it skips the
-        padding) and training unpacked; the variants run the time loop. Zoneout always runs
-        the loop, and so does ``use_fused_kernel=False`` (the reference path of the tests).
+        padding) and training unpacked; the variants run the time loop. User cells that
+        define ``update`` run the split-step runner (core/split_step.py), other user cells
+        the time loop. Zoneout always runs the loop, and so does ``use_fused_kernel=False``
+        (the reference path of the tests).
         """
         spec = self.dropout_spec
         if (not self.use_fused_kernel or time == 0
