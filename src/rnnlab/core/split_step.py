@@ -157,6 +157,9 @@ class _SplitScan(torch.autograd.Function):
             d_outputs = gates_all.new_zeros(ctx.output_shape)
         d_gates_all = torch.empty_like(gates_all)
         d_params = [torch.zeros_like(value) for value in params]
+        # the cell's own parameters as the forward pass read them (weight drop or another
+        # override may have ended since)
+        own = {name: value for name, value in zip(ctx.names, params) if name is not None}
         for t in range(time - 1, -1, -1):
             entering = tuple(part[t] for part in states)
             d_out, d_new = d_outputs[t], d_state
@@ -166,7 +169,7 @@ class _SplitScan(torch.autograd.Function):
                 d_out = torch.where(keep, d_out, 0.0)
                 d_new = [torch.where(keep, grad, 0.0) for grad in d_new]
             d_gates, d_entering, d_step_params = _update_vjp(cell, gates_all[t], entering,
-                                                              ctx.names, params, d_out, d_new)
+                                                              own, params, d_out, d_new)
             if alive is not None:
                 d_entering = [grad + through for grad, through in zip(d_entering, passed)]
             d_h = d_gates @ weight
@@ -183,14 +186,11 @@ class _SplitScan(torch.autograd.Function):
 
 
 def _update_vjp(cell: RecurrentCell, gates: torch.Tensor, entering: State,
-                names: Sequence[str | None], params: tuple[torch.Tensor, ...],
+                own: dict[str, torch.Tensor], params: tuple[torch.Tensor, ...],
                 d_output: torch.Tensor, d_new_state: Sequence[torch.Tensor]):
     """``update``'s vector-Jacobian product at one step: the gradients of ``gates``, of the
     entering state parts and of ``params``, given those of its output and new state.
-
-    The cell's own parameters are put back as the forward pass read them: weight drop or
-    another override may have ended since."""
-    own = {name: value for name, value in zip(names, params) if name is not None}
+    ``own``: the cell's parameters by name, put back as the forward pass read them."""
     with torch.enable_grad(), cell.weights_replaced(own):
         gates = gates.detach().requires_grad_()
         state = tuple(part.detach().requires_grad_() for part in entering)

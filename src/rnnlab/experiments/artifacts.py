@@ -14,12 +14,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from rnnlab.data.download import sha256_of
+
 ARTIFACT_FIELDS = ("embedding_vectors", "encoder_run")
 # What of an artifact is read: a word-vectors folder's two files; a bi-LM run's vocabulary and
 # checkpoint, whose sha256 sidecar (written with the checkpoint) stands for it when present.
 _VECTOR_FILES = ("words.json", "vectors.npy")
 _RUN_FILES = ("vocab.json", "config.json")
-_CHUNK = 1 << 20
 
 
 def study_artifacts(study: Any) -> dict[str, str]:
@@ -60,12 +61,7 @@ def fingerprint(path: str | Path) -> str:
 
 def _add_file(digest: Any, path: Path) -> None:
     digest.update(path.name.encode() + b"\0")
-    if not path.is_file():
-        digest.update(b"<missing>")
-        return
-    with path.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
+    digest.update(sha256_of(path).encode() if path.is_file() else b"<missing>")
 
 
 def study_fingerprints(study: Any) -> dict[str, tuple[str, str]]:
