@@ -21,3 +21,24 @@ def test_bench_runs_every_case_on_a_tiny_shape():
     for row in rows:
         assert row.ratio == pytest.approx(row.rnnlab_ms / row.baseline_ms)
     assert "| lstm | (2, 3, 4, 5) | forward |" in rows_to_markdown(rows)
+
+
+def test_cases_keeps_only_the_named_prefixes_and_the_eager_split_row_is_there():
+    rows = bench_layers(((2, 3, 4, 5),), repeats=1, cases=("user",))
+    assert {row.case for row in rows} == {
+        f"{cell}{suffix} (vs nn.LSTM)" for cell in (
+            "user (update split)", "user (update split, eager update)", "user (own step)")
+        for suffix in ("", "+lengths")}
+
+
+def test_bench_cli_times_a_given_shape_and_refuses_a_filter_that_matches_nothing(capsys):
+    from rnnlab.cli import main
+
+    assert main(["bench", "--shape", "2,3,4,5", "--cases", "cifg", "--repeats", "1",
+                 "--threads", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| cifg (vs nn.LSTM) | (2, 3, 4, 5) | forward |" in table and "| lstm |" not in table
+    assert main(["bench", "--shape", "2,3,4,5", "--cases", "transformer"]) == 2
+    assert "matches no case" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--shape", "2,3,4"])

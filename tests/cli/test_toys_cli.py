@@ -16,6 +16,9 @@ from rnnlab.cli import main
     (["adding", "--data", "book.txt"], "--data is for quotes"),
     (["adding", "--steps", "150"], "steps (150) must be a multiple of eval_every (100)"),
     (["quotes", "--data", "no/such/book.txt"], "neither 'brown' nor a text file"),
+    (["quotes", "--lr-decay", "1.5"], "lr_decay must be a factor in (0, 1]"),
+    (["quotes", "--lr-decay", "0.5", "--lr-decay-start", "-5"], "lr_decay_start must be a step"),
+    (["quotes", "--layers", "101"], "layers must be an int in [1, 100]"),
 ])
 def test_bad_toy_options_exit_2_with_one_line_and_write_nothing(argv, message, tmp_path,
                                                                   capsys):
@@ -40,3 +43,28 @@ def test_compare_names_the_bundled_studies_when_a_study_file_is_missing(capsys):
     assert main(["compare", "--study", "toys-adding-typo", "--no-progress"]) == 2
     error = capsys.readouterr().err
     assert "study file not found: toys-adding-typo" in error and "toys-adding-quick" in error
+
+
+def test_layer_and_schedule_options_reach_the_study_and_name_it_apart():
+    import argparse
+
+    from rnnlab.cli.toys import study_from_args
+
+    def parsed(*extra: str) -> argparse.Namespace:
+        parser = argparse.ArgumentParser()
+        from rnnlab.cli import toys
+
+        toys.register(parser.add_subparsers())
+        return parser.parse_args(["toys", "quotes", *extra])
+
+    plain = study_from_args(parsed())
+    study = study_from_args(parsed("--layers", "2", "--lr", "0.002", "--lr-decay", "0.9",
+                                   "--lr-decay-every", "500", "--lr-decay-start", "4000"))
+    model = study.model_config("lstm", classes=50)
+    training = study.train_config()
+    assert model.layers == 2
+    assert (training.lr, training.lr_decay, training.lr_decay_every, training.lr_decay_start) == (
+        0.002, 0.9, 500, 4000)
+    assert training.lr_at(4499) == 0.002 and training.lr_at(4500) == pytest.approx(0.0018)
+    assert training.steps == plain.train_config().steps  # options not given stay the profile's
+    assert study.name != plain.name and study.name.startswith(plain.name)

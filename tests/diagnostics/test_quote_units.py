@@ -84,3 +84,51 @@ def test_a_text_without_quotations_is_refused():
     data = _data(text)
     with pytest.raises(ValueError, match="has no quotation"):
         find_quote_units(_planted_model(data.alphabet), data, text=text[:50])
+
+
+def _stacked_planted_model(alphabet: str) -> ToyModel:
+    """Two layers; the quote unit is layer 1's unit 3. Layer 0's units 0 and 1 only pass the
+    marks up (h ≈ tanh(1) at “ resp. ”, 0 elsewhere: input gate open, forget gate shut);
+    layer 1's unit 3 is the single-layer model's, reading them scaled back to 1."""
+    torch.manual_seed(0)
+    model = ToyModel(ToyModelConfig("quotes", cell="lstm", hidden_size=HIDDEN, layers=2,
+                                    classes=len(alphabet) + 1, embedding_size=4))
+    rnn = model.rnn
+    with torch.no_grad():
+        embedding = model.embedding.weight
+        embedding[:, :2] = 0
+        embedding[alphabet.index("“") + 1, :2] = torch.tensor([1.0, 0.0])
+        embedding[alphabet.index("”") + 1, :2] = torch.tensor([0.0, 1.0])
+        for unit in (0, 1):  # layer 0: detectors of the two marks
+            rows = {name: index * HIDDEN + unit for index, name in enumerate("ifgo")}
+            for row in rows.values():
+                rnn.weight_ih_l0[row], rnn.weight_hh_l0[row] = 0, 0
+                rnn.bias_ih_l0[row], rnn.bias_hh_l0[row] = 0, 0
+            rnn.bias_ih_l0[rows["i"]], rnn.bias_ih_l0[rows["f"]] = K, -K
+            rnn.weight_ih_l0[rows["g"], unit] = K
+            rnn.bias_ih_l0[rows["o"]] = K
+        lifted = 1 / float(np.tanh(np.tanh(K)))  # layer 0's h at a mark, back to 1
+        gate = {name: index * HIDDEN + PLANTED for index, name in enumerate("ifgo")}
+        for row in gate.values():
+            rnn.weight_ih_l1[row], rnn.weight_hh_l1[row] = 0, 0
+            rnn.bias_ih_l1[row], rnn.bias_hh_l1[row] = 0, 0
+        rnn.weight_ih_l1[gate["i"], :2], rnn.bias_ih_l1[gate["i"]] = K * lifted, -K / 2
+        rnn.weight_ih_l1[gate["f"], :2], rnn.bias_ih_l1[gate["f"]] = -K * lifted, K / 2
+        rnn.weight_ih_l1[gate["g"], :2] = torch.tensor([K, -K]) * lifted
+        rnn.bias_ih_l1[gate["o"]] = K
+    return model
+
+
+def test_in_a_stacked_model_every_layer_is_searched_and_the_unit_named_with_its_layer():
+    text = _text(2)
+    data = _data(text)
+    found = find_quote_units(_stacked_planted_model(data.alphabet), data)
+    name, score = found.best()
+    assert name in (f"L1 c {PLANTED}", f"L1 h {PLANTED}")
+    assert score.auroc > 0.999
+    assert len(found.names) == 2 * 2 * HIDDEN  # h and c of every unit of both layers
+    assert {n.split()[0] for n in found.names} == {"L0", "L1"}
+    # values() reads the named layer's column, not layer 0's
+    kind = name.split()[1]
+    assert np.array_equal(found.values(name), found.trace.states(kind, 1)[:, PLANTED])
+    assert not np.array_equal(found.values(name), found.trace.states(kind, 0)[:, PLANTED])

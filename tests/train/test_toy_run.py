@@ -111,3 +111,69 @@ def test_forget_bias_sets_the_lstm_forget_gate_and_is_refused_for_cells_without_
     assert "forget_bias" not in ToyModelConfig("adding").to_dict()  # old configs unchanged
     with pytest.raises(ValueError, match="forget_bias needs a cell with a forget gate"):
         ToyModelConfig("adding", cell="gru", forget_bias=1.0)
+
+
+def test_the_step_decay_schedule_by_hand():
+    constant = ToyTrainConfig(lr=0.01)
+    assert [constant.lr_at(s) for s in (0, 999, 10**6)] == [0.01] * 3
+    decayed = ToyTrainConfig(lr=0.01, lr_decay=0.5, lr_decay_every=10, lr_decay_start=100)
+    assert [decayed.lr_at(s) for s in (0, 99, 100, 109, 110, 125)] == pytest.approx(
+        [0.01, 0.01, 0.01, 0.01, 0.005, 0.0025])
+
+
+def test_a_decayed_rate_is_what_the_optimiser_steps_with():
+    """From step 2 on the rate is ~1e-20: the weights after 4 steps are those after 2."""
+    model, data = _tiny("adding", 6, cell="lstm")
+    two = train_toy(model, data, ToyTrainConfig(steps=2, eval_every=2, batch_size=4), seed=3)
+    frozen = train_toy(model, data, ToyTrainConfig(
+        steps=4, eval_every=2, batch_size=4, lr_decay=1e-20, lr_decay_every=1, lr_decay_start=1),
+        seed=3)
+    moving = train_toy(model, data, ToyTrainConfig(steps=4, eval_every=2, batch_size=4), seed=3)
+    for name, weight in two.model.state_dict().items():
+        assert torch.allclose(frozen.model.state_dict()[name], weight, rtol=0, atol=1e-12), name
+    assert any(not torch.equal(moving.model.state_dict()[name], weight)
+               for name, weight in two.model.state_dict().items())
+
+
+def test_a_decayed_run_resumes_on_its_schedule_and_refuses_another(tmp_path):
+    model, data = _tiny("copy", 5, cell="gru")
+
+    def config(steps: int, decay: float = 0.3) -> ToyTrainConfig:
+        return ToyTrainConfig(steps=steps, eval_every=2, batch_size=4, lr=0.01, lr_decay=decay,
+                              lr_decay_every=2, lr_decay_start=1)
+
+    whole = train_toy(model, data, config(6), seed=1)
+    train_toy(model, data, config(2), seed=1, out_dir=tmp_path)
+    resumed = train_toy(model, data, config(6), seed=1, out_dir=tmp_path)
+    assert [m.without_timing() for m in resumed.history] == [
+        m.without_timing() for m in whole.history]
+    with pytest.raises(ValueError, match="cannot resume .* its lr_decay differs"):
+        train_toy(model, data, config(6, decay=0.5), seed=1, out_dir=tmp_path)
+    assert "lr_decay" not in ToyTrainConfig().to_dict()  # constant-rate configs unchanged
+
+
+def test_bad_schedule_settings_name_the_argument():
+    with pytest.raises(ValueError, match=r"lr_decay must be a factor in \(0, 1\]"):
+        ToyTrainConfig(lr_decay=1.5)
+    with pytest.raises(ValueError, match=r"lr_decay_every must be an int in \[1"):
+        ToyTrainConfig(lr_decay=0.5, lr_decay_every=0)
+    with pytest.raises(ValueError, match="lr_decay_start must be a step"):
+        ToyTrainConfig(lr_decay=0.5, lr_decay_start=-1)
+    with pytest.raises(ValueError, match=r"layers must be an int in \[1, 100\]"):
+        ToyModelConfig("quotes", layers=0)
+
+
+def test_stacked_layers_train_carry_their_state_and_set_every_forget_gate():
+    model = ToyModel(ToyModelConfig("adding", cell="lstm", hidden_size=3, layers=2,
+                                    forget_bias=1.0))
+    for layer in range(2):
+        bias = (getattr(model.rnn, f"bias_ih_l{layer}") + getattr(model.rnn, f"bias_hh_l{layer}"))
+        assert torch.equal(bias.detach()[3:6], torch.ones(3)), layer
+    ids = torch.randint(0, 11, (2, 9))
+    quotes = ToyModel(ToyModelConfig("quotes", hidden_size=4, layers=3, classes=11))
+    whole, state = quotes(ids, return_state=True)
+    assert whole.shape == (2, 9, 11) and state[0].shape == (3, 2, 4)
+    first, carried = quotes(ids[:, :5], return_state=True)
+    second = quotes(ids[:, 5:], carried)  # a carried state continues the sequence exactly
+    assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-6)
+    assert "layers" not in ToyModelConfig("adding").to_dict()  # one-layer configs unchanged

@@ -10,7 +10,7 @@ same process, so every GFLOP/s can be read as a share of what this CPU can do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -107,6 +107,13 @@ class SplitCell(StepCell):
         return h, (h, c)
 
 
+class EagerSplitCell(SplitCell):
+    """The split cell with its ``update`` called eagerly at every step and autograd's VJP
+    in the backward pass, instead of the traced programs (rnnlab.core.update_programs)."""
+
+    trace_update = False
+
+
 def _runner(layer: Callable, x: torch.Tensor, backward: bool) -> Callable[[], object]:
     def run():
         if backward:
@@ -152,7 +159,9 @@ def _cases(shape, generator):
         yield (f"lstm+{label} (vs nn.LSTM)", GATES["lstm"], (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))
     # GRU and the variants against the fused LSTM (bar: GRU no slower, variants ≤ 1.15×).
-    user_cells = {"user (update split)": SplitCell, "user (own step)": StepCell}
+    user_cells = {"user (update split)": SplitCell,
+                  "user (update split, eager update)": EagerSplitCell,
+                  "user (own step)": StepCell}
     for cell in ("gru", "peephole", "cifg", "layernorm", *user_cells):
         if cell == "gru":
             ours = rnnlab.GRU(inputs, hidden, batch_first=True)
@@ -172,8 +181,10 @@ VARIANTS = ("gru (", "gru+lengths (", "peephole", "cifg", "layernorm", "user")
 def bench_layers(
     shapes=SHAPES, *, repeats: int = 7, seed: int = 0, variants: bool = True,
     progress: Callable[[str], None] | None = None, clock: str = "wall",
+    cases: Sequence[str] = (),
 ) -> list[LayerBenchRow]:
-    """Measure every case at every shape, forward and forward+backward."""
+    """Measure every case at every shape, forward and forward+backward; with ``cases``
+    (prefixes of case names, e.g. ``("user",)``) only the cases that start with one."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     rows = []
@@ -182,6 +193,8 @@ def bench_layers(
         x = torch.randn(batch, time, inputs, requires_grad=True)
         for case, gates, ours, baseline in _cases(shape, generator):
             if not variants and case.startswith(VARIANTS):
+                continue
+            if cases and not case.startswith(tuple(cases)):
                 continue
             for backward in (False, True):
                 mode = "forward+backward" if backward else "forward"

@@ -21,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only the smallest shape and 3 repeats (a smoke run)")
     parser.add_argument("--no-variants", action="store_true",
                         help="skip the peephole/cifg/layernorm cells")
+    parser.add_argument("--cases", default="", metavar="PREFIXES",
+                        help="only the cases whose name starts with one of these "
+                             "comma-separated prefixes, e.g. 'user,lstm+lengths' "
+                             "(default: every case)")
+    parser.add_argument("--shape", action="append", default=None, metavar="B,T,I,H",
+                        type=_shape, help="time this shape (batch, time, input, hidden) "
+                        "instead of the default three; repeat for more")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats per case")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall seconds, or this process's CPU seconds, which still "
@@ -29,6 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "run (default: torch's choice, one per core)")
     parser.add_argument("--output", default=None, help="also write the table to this file")
     parser.set_defaults(handler=run)
+
+
+def _shape(text: str) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(
+            f"a shape is four positive integers batch,time,input,hidden, e.g. 32,100,64,128; "
+            f"got {text!r}")
+    return shape  # type: ignore[return-value]
 
 
 def _load() -> str:
@@ -53,12 +72,17 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.core import kernels
 
     apply_threads(args, follow_free_cores=False)  # contenders compared at one thread count
-    shapes = SHAPES[:1] if args.quick else SHAPES
+    shapes = tuple(args.shape) if args.shape else SHAPES[:1] if args.quick else SHAPES
     repeats = 3 if args.quick else args.repeats
     sgemm_before = sgemm_gflops(clock=args.clock)
+    cases = tuple(part.strip() for part in args.cases.split(",") if part.strip())
     rows = bench_layers(shapes, repeats=repeats, variants=not args.no_variants,
                         progress=lambda what: print(f"  timing {what}", file=sys.stderr),
-                        clock=args.clock)
+                        clock=args.clock, cases=cases)
+    if not rows:
+        print(f"rnnlab bench: error: --cases {args.cases!r} matches no case; names start "
+              "with lstm, gru, peephole, cifg, layernorm or user", file=sys.stderr)
+        return 2
     # the machine's rate: the better of before and after the run
     sgemm = max(sgemm_before, sgemm_gflops(clock=args.clock))
     header = (f"{args.clock} clock, load average {_load()}; "

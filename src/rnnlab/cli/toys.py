@@ -4,6 +4,7 @@
     rnnlab toys adding --cells rnn,gru,lstm --T 200 --steps 4000 --threads 1
     rnnlab toys copy --T 100,200
     rnnlab toys quotes --data my_book.txt                # the quote unit of your own text
+    rnnlab toys quotes --layers 2 --lr-decay 0.9 --lr-decay-start 10000   # char-rnn's recipe
 
 Each call is a study run by the same runner as ``rnnlab compare`` (re-running resumes; the
 report in OUT/report/ has loss against steps beside the baseline, per cell and T, and paired
@@ -32,6 +33,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "toys", help="toy tasks with known answers: adding, copy memory, quote detection",
@@ -51,6 +62,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=_positive, help="training steps per run (a multiple "
                                                         "of the profile's eval_every)")
     parser.add_argument("--hidden", type=_positive, help="units of the recurrent layer")
+    parser.add_argument("--layers", type=_positive, help="stacked recurrent layers (default: "
+                        "1; the head reads the top one)")
+    parser.add_argument("--lr", type=_positive_float, help="Adam's learning rate (default: the "
+                        "profile's, 3e-3)")
+    parser.add_argument("--lr-decay", type=_positive_float, metavar="FACTOR",
+                        help="multiply the learning rate by FACTOR (in (0, 1]) every "
+                             "--lr-decay-every steps from step --lr-decay-start on, as "
+                             "char-rnn does (default: 1, constant)")
+    parser.add_argument("--lr-decay-every", type=_positive, metavar="STEPS",
+                        help="steps between decays (default 1000)")
+    parser.add_argument("--lr-decay-start", type=int, metavar="STEP",
+                        help="the step decay starts from (default 0)")
     parser.add_argument("--forget-bias", type=float, help="start the LSTM forget-gate bias at "
                         "this value (1 is Jozefowicz et al.'s; default: torch's init)")
     parser.add_argument("--data", help="quotes: a UTF-8 text file with quotations instead of "
@@ -90,12 +113,17 @@ def study_from_args(args: argparse.Namespace):
         changes["lengths"] = _lengths(args.lengths, args.task)
     if args.runs is not None:
         changes["runs"] = args.runs
-    if args.steps is not None:
-        changes["training"] = {**study.training, "steps": args.steps}
-    if args.hidden is not None:
-        changes["model"] = {**study.model, "hidden_size": args.hidden}
-    if args.forget_bias is not None:
-        changes["model"] = {**changes.get("model", study.model), "forget_bias": args.forget_bias}
+    training = {key: value for key, value in (
+        ("steps", args.steps), ("lr", args.lr), ("lr_decay", args.lr_decay),
+        ("lr_decay_every", args.lr_decay_every), ("lr_decay_start", args.lr_decay_start))
+        if value is not None}
+    if training:
+        changes["training"] = {**study.training, **training}
+    model = {key: value for key, value in (
+        ("hidden_size", args.hidden), ("layers", args.layers), ("forget_bias", args.forget_bias))
+        if value is not None}
+    if model:
+        changes["model"] = {**study.model, **model}
     if args.data is not None:
         if args.task != "quotes":
             raise ValueError(f"--data is for quotes (a text with quotations); {args.task} "

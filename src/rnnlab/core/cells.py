@@ -30,7 +30,8 @@ elementwise rest, ``update(gates, state) -> (h_t, new_state)``, where ``gates = 
             return h, (h, c)
 
 Such a cell trains through :mod:`rnnlab.core.split_step` (no per-step autograd graph, one
-weight-gradient product over all steps); ``update`` must be deterministic.
+weight-gradient product over all steps, ``update`` and its gradient traced once into programs
+by :mod:`rnnlab.core.update_programs`); ``update`` must be deterministic.
 
 Recurrent dropout reaches a cell through :meth:`RecurrentCell.recurrent_input`: a cell passes
 ``h`` through it before its recurrent matrix product (``W_hh @ recurrent_input(h)``), and weight
@@ -72,6 +73,9 @@ class RecurrentCell(nn.Module):
     native_kind: ClassVar[str | None] = None
     # Parameters that weight drop (DropConnect) replaces: the hidden-to-hidden weights.
     recurrent_weights: ClassVar[tuple[str, ...]] = ("weight_hh",)
+    # A cell with the update split: trace update and its gradient into programs the split
+    # runner replays (rnnlab.core.update_programs); False calls update eagerly every step.
+    trace_update: ClassVar[bool] = True
     input_size: int
     hidden_size: int
 

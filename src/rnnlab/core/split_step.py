@@ -12,6 +12,10 @@ of through autograd's step-by-step graph:
   ``dh_{t-1} += d_gates_t · W_hh``; the weight gradient is one matrix product over all steps
   (``d_W_hh = Σ_t d_gates_tᵀ h_{t-1}``) instead of ``time`` small ones added one by one.
 
+``update`` and its VJP are traced once into programs (:mod:`rnnlab.core.update_programs`)
+that replay its ATen operations without Python or autograd per step; an update a program
+cannot replay faithfully runs eagerly, with the same numbers.
+
 That is the shape of rnnlab's C++ kernels (:mod:`rnnlab.core.kernels`) with the user's
 elementwise part in place of the built-in gate equations. ``update`` must be a deterministic
 function of its arguments and the cell's parameters (no dropout inside it: recurrent dropout
@@ -30,6 +34,7 @@ from collections.abc import Sequence
 import torch
 
 from rnnlab.core.cells import RecurrentCell, State
+from rnnlab.core.update_programs import UpdatePrograms, update_programs
 
 
 def splits_step(cell: torch.nn.Module) -> bool:
@@ -58,9 +63,12 @@ def run_split(
     bias = getattr(cell, "bias_hh", None)
     if bias is not None:
         projected = projected + bias
-    names, params = _update_parameters(cell)
+    names, sub_names, params = _update_parameters(cell)
     alive = None if real is None else real.transpose(0, 1).unsqueeze(-1)  # (time, batch, 1)
-    results = _SplitScan.apply(cell, len(start), names, alive, recurrent_mask,
+    programs = None
+    if projected.shape[0]:
+        programs = update_programs(cell, projected[0], start, params, names, sub_names)
+    results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask,
                                projected, weight, *start, *params)
     outputs, finals = results[0], tuple(results[1:])
     return outputs.transpose(0, 1), finals
@@ -82,22 +90,26 @@ def _check_shapes(cell: RecurrentCell, projected: torch.Tensor, weight: torch.Te
             f"precompute's output as wide as weight_hh's first dimension")
 
 
-def _update_parameters(cell: RecurrentCell) -> tuple[list[str | None], list[torch.Tensor]]:
+def _update_parameters(cell: RecurrentCell
+                       ) -> tuple[list[str | None], list[str], list[torch.Tensor]]:
     """The cell's trainable tensors other than ``W_hh``/``b_hh``, those ``update`` may read,
-    with the attribute name of each of the cell's own (None for a sub-module's, a norm's gain).
-    Those only ``precompute`` reads get a zero gradient from here and theirs from autograd."""
+    with the attribute name of each of the cell's own (None for a sub-module's, a norm's
+    gain), and the dotted names of the sub-modules' ones in their order. Those only
+    ``precompute`` reads get a zero gradient from here and theirs from autograd."""
     skip = {"weight_hh", "bias_hh"}
-    found: list[tuple[str | None, torch.Tensor]] = [
-        (name, value) for name, value in cell.named_weights() if name not in skip]
-    found += [(None, value) for name, value in cell.named_parameters() if "." in name]
+    found: list[tuple[str | None, str, torch.Tensor]] = [
+        (name, name, value) for name, value in cell.named_weights() if name not in skip]
+    found += [(None, name, value) for name, value in cell.named_parameters() if "." in name]
     seen: set[int] = set()
-    names, values = [], []
-    for name, value in found:
+    names, sub_names, values = [], [], []
+    for name, dotted, value in found:
         if value.requires_grad and id(value) not in seen:
             seen.add(id(value))
             names.append(name)
             values.append(value)
-    return names, values
+            if name is None:
+                sub_names.append(dotted)
+    return names, sub_names, values
 
 
 class _SplitScan(torch.autograd.Function):
@@ -106,17 +118,21 @@ class _SplitScan(torch.autograd.Function):
     Outputs: ``outputs (time, batch, output)`` and the final state parts."""
 
     @staticmethod
-    def forward(ctx, cell, n_state: int, names, alive, recurrent_mask, projected, weight,
-                *rest):
+    def forward(ctx, cell, n_state: int, names, programs, alive, recurrent_mask, projected,
+                weight, *rest):
         start, params = tuple(rest[:n_state]), tuple(rest[n_state:])
         state = start
+        read = tuple(params[i] for i in programs.used) if programs is not None else ()
         zero = projected.new_zeros(())
         entering, gates_seen, outputs = [], [], []
         weight_t = weight.t()
         for t in range(projected.shape[0]):
             h_in = state[0] if recurrent_mask is None else state[0] * recurrent_mask
             gates = torch.addmm(projected[t], h_in, weight_t)
-            output, new_state = cell.update(gates, state)
+            if programs is not None:
+                output, *new_state = programs.forward(gates, *state, *read)
+            else:
+                output, new_state = cell.update(gates, state)
             new_state = tuple(new_state)
             if alive is not None:
                 new_state = tuple(torch.where(alive[t], new, old)
@@ -133,7 +149,7 @@ class _SplitScan(torch.autograd.Function):
         gates_all = torch.stack(gates_seen) if time else projected.new_empty(projected.shape)
         output_all = (torch.stack(outputs) if time
                       else projected.new_empty((0, projected.shape[1], start[0].shape[-1])))
-        ctx.cell, ctx.n_state, ctx.names = cell, n_state, names
+        ctx.cell, ctx.n_state, ctx.names, ctx.programs = cell, n_state, names, programs
         ctx.alive, ctx.recurrent_mask = alive, recurrent_mask
         ctx.output_shape = output_all.shape
         ctx.save_for_backward(gates_all, weight, *stacked_states, *params)
@@ -168,8 +184,12 @@ class _SplitScan(torch.autograd.Function):
                 passed = [torch.where(keep, 0.0, grad) for grad in d_new]
                 d_out = torch.where(keep, d_out, 0.0)
                 d_new = [torch.where(keep, grad, 0.0) for grad in d_new]
-            d_gates, d_entering, d_step_params = _update_vjp(cell, gates_all[t], entering,
-                                                              own, params, d_out, d_new)
+            if ctx.programs is not None:
+                d_gates, d_entering, d_step_params = _program_vjp(
+                    ctx.programs, gates_all[t], entering, params, d_out, d_new)
+            else:
+                d_gates, d_entering, d_step_params = _update_vjp(
+                    cell, gates_all[t], entering, own, params, d_out, d_new)
             if alive is not None:
                 d_entering = [grad + through for grad, through in zip(d_entering, passed)]
             d_h = d_gates @ weight
@@ -182,7 +202,22 @@ class _SplitScan(torch.autograd.Function):
         h_in = states[0] if mask is None else states[0] * mask
         d_weight = (d_gates_all.reshape(-1, gates_all.shape[-1]).t()
                     @ h_in.reshape(-1, h_in.shape[-1]))
-        return (None, None, None, None, None, d_gates_all, d_weight, *d_state, *d_params)
+        return (None, None, None, None, None, None, d_gates_all, d_weight, *d_state,
+                *d_params)
+
+
+def _program_vjp(programs: UpdatePrograms, gates: torch.Tensor, entering: State,
+                 params: tuple[torch.Tensor, ...], d_output: torch.Tensor,
+                 d_new_state: Sequence[torch.Tensor]):
+    """:func:`_update_vjp` by the traced program: gradients of ``gates``, the entering state
+    parts and ``params`` (None for those ``update`` does not read)."""
+    n_state = len(entering)
+    grads = programs.vjp(gates, *entering, *(params[i] for i in programs.used), d_output,
+                         *d_new_state)
+    d_params: list[torch.Tensor | None] = [None] * len(params)
+    for index, grad in zip(programs.used, grads[1 + n_state:]):
+        d_params[index] = grad
+    return grads[0], list(grads[1:1 + n_state]), d_params
 
 
 def _update_vjp(cell: RecurrentCell, gates: torch.Tensor, entering: State,

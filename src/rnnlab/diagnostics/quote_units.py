@@ -34,7 +34,8 @@ EXPLORER_CHARS = 1500  # the explorer page carries every value: keep it a few MB
 
 @dataclass(frozen=True)
 class QuoteUnits:
-    """Ranked units (``"c 17"``: cell state unit 17) with their scores, and the trace."""
+    """Ranked units (``"c 17"``: cell state unit 17; ``"L1 c 17"`` in layer 1 of a stacked
+    model) with their scores, and the trace."""
 
     names: tuple[str, ...]
     scores: tuple[UnitScore, ...]
@@ -46,14 +47,18 @@ class QuoteUnits:
         return self.names[0], self.scores[0]
 
     def values(self, name: str) -> np.ndarray:
-        """(tokens,) activations of the unit called ``name``."""
-        kind, unit = name.split()
-        return self.trace.states(kind)[:, int(unit)]
+        """(tokens,) activations of the unit called ``name`` (``"c 17"``; in a stacked
+        model ``"L1 c 17"``: layer 1's cell state unit 17)."""
+        parts = name.split()
+        layer = int(parts.pop(0)[1:]) if len(parts) == 3 else 0
+        kind, unit = parts
+        index = next(i for i, d in enumerate(self.trace.directions) if d.layer == layer)
+        return self.trace.states(kind, index)[:, int(unit)]
 
 
 def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None) -> QuoteUnits:
-    """Rank the ``h`` and ``c`` units of ``model`` on ``text`` (default: ``data.test_text``,
-    held out).
+    """Rank the ``h`` and ``c`` units of every layer of ``model`` on ``text`` (default:
+    ``data.test_text``, held out).
 
     ``data``: the quotes task's :class:`~rnnlab.train.toy_tasks.ToyData` (its alphabet
     encodes the text). Raises ValueError when the text holds no quotation.
@@ -66,10 +71,15 @@ def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None) -
     ids = torch.from_numpy(data.encode(text))
     trace = replace(trace_model(model, ids, tokens=tuple(text)), text=text,
                     spans=tuple((index, index + 1) for index in range(len(text))))
-    kinds = [kind for kind in ("h", "c") if kind in trace.direction(0).values]
-    ranked = [(f"{kind} {score.unit}", score) for kind in kinds
-              for score in rank_units(trace.states(kind), track)]
-    ranked.sort(key=lambda item: -item[1].strength)
+    stacked = len(trace.directions) > 1
+    ranked = []
+    for index, direction in enumerate(trace.directions):
+        layer = f"L{direction.layer} " if stacked else ""  # one layer keeps the short names
+        for kind in ("h", "c"):
+            if kind in direction.values:
+                ranked += [(f"{layer}{kind} {score.unit}", score)
+                           for score in rank_units(trace.states(kind, index), track)]
+    ranked.sort(key=lambda item: -item[1].strength)  # stable: ties keep layer, kind, unit order
     return QuoteUnits(tuple(name for name, _ in ranked), tuple(score for _, score in ranked),
                       trace, track, text)
 

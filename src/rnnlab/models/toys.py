@@ -1,4 +1,4 @@
-"""Models for the toy tasks: one recurrent layer of any cell between an input and a head.
+"""Models for the toy tasks: recurrent layers of any cell between an input and a head.
 
 ::
 
@@ -8,7 +8,9 @@
                                                   hidden)           (batch, time, classes)
 
 The adding problem reads the sum off the last state (a regression); copy memory and the
-character language model of quote detection predict a class at every step. The cell is any
+character language model of quote detection predict a class at every step. One layer by
+default; ``layers`` stacks more (Karpathy et al.'s character models have two or three), the
+head reading the top one. The cell is any
 name ``rnnlab.core.Recurrent`` takes ("rnn_tanh", "rnn_relu", "gru", "lstm", "peephole",
 "cifg", "layernorm"), so RNN, GRU, LSTM and the variants train side by side.
 """
@@ -54,6 +56,7 @@ class ToyModelConfig:
     hidden_size: int = 128  # Arjovsky et al. use 128 LSTM units on copy memory
     classes: int = 10  # per-step outputs: copy memory's alphabet, or the characters
     embedding_size: int = 32  # quotes only: character embedding width
+    layers: int = 1  # stacked recurrent layers; the head reads the top one
     forget_bias: float | None = None  # None: torch's init; else the LSTM forget-gate bias
     # (Gers et al. 2000; Jozefowicz et al. 2015 start it at 1 so the cell remembers)
 
@@ -61,10 +64,11 @@ class ToyModelConfig:
         if self.task not in TOY_TASKS:
             raise ValueError(f"task must be one of {list(TOY_TASKS)}, got {self.task!r}")
         object.__setattr__(self, "cell", resolve_cell(self.cell))
-        for name in ("hidden_size", "classes", "embedding_size"):
+        for name, high in (("hidden_size", 100_000), ("classes", 100_000),
+                           ("embedding_size", 100_000), ("layers", 100)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
-                raise ValueError(f"{name} must be an int in [1, 100000], got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise ValueError(f"{name} must be an int in [1, {high}], got {value!r}")
         if self.forget_bias is not None:
             if self.cell not in FORGET_GATE_CELLS:
                 raise ValueError(f"forget_bias needs a cell with a forget gate "
@@ -78,8 +82,11 @@ class ToyModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if data["forget_bias"] is None:  # configs written before the option stay the same
+        # Configs written before these options stay the same (and their runs resumable).
+        if data["forget_bias"] is None:
             del data["forget_bias"]
+        if data["layers"] == 1:
+            del data["layers"]
         return data
 
     @classmethod
@@ -89,7 +96,8 @@ class ToyModelConfig:
 
 
 class ToyModel(nn.Module):
-    """Input encoder → one recurrent layer → linear head (see the module docstring).
+    """Input encoder → ``config.layers`` recurrent layers → linear head (see the module
+    docstring).
 
     ``forward(inputs)``: adding ``(batch, T, 2)`` → ``(batch,)``; copy/quotes ids
     ``(batch, time)`` → logits ``(batch, time, classes)``. ``recurrent_input(inputs)`` is
@@ -107,14 +115,16 @@ class ToyModel(nn.Module):
         else:
             self.embedding = nn.Embedding(config.classes, config.embedding_size)
             input_size = config.embedding_size
-        self.rnn = Recurrent(input_size, config.hidden_size, batch_first=True, cell=config.cell)
+        self.rnn = Recurrent(input_size, config.hidden_size, num_layers=config.layers,
+                             batch_first=True, cell=config.cell)
         self.head = nn.Linear(config.hidden_size, 1 if config.task == "adding" else config.classes)
         if config.forget_bias is not None:
             # Gates are stacked (input, forget, candidate, output): rows hidden … 2·hidden.
             hidden = config.hidden_size
             with torch.no_grad():
-                self.rnn.bias_ih_l0[hidden:2 * hidden] = config.forget_bias
-                self.rnn.bias_hh_l0[hidden:2 * hidden] = 0.0
+                for layer in range(config.layers):
+                    getattr(self.rnn, f"bias_ih_l{layer}")[hidden:2 * hidden] = config.forget_bias
+                    getattr(self.rnn, f"bias_hh_l{layer}")[hidden:2 * hidden] = 0.0
 
     def recurrent_input(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.config.task == "adding":
@@ -130,7 +140,7 @@ class ToyModel(nn.Module):
     def forward(self, inputs: torch.Tensor, hx: State | None = None, *,
                 return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, State]:
         """Outputs from the initial state ``hx`` (zeros if None; as torch's: ``(h_0, c_0)``
-        for LSTM cells, each ``(1, batch, hidden)``); with ``return_state`` also the final
+        for LSTM cells, each ``(layers, batch, hidden)``); with ``return_state`` also the final
         state in that form, which a stream's next window starts from."""
         result = self.rnn(self.recurrent_input(inputs), hx)
         output = result.output  # (batch, time, hidden)

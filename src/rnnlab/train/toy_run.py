@@ -47,12 +47,18 @@ class ToyTrainConfig:
     eval_every: int = 100  # steps between records (each is a point of the learning curve)
     batch_size: int = 64  # sequences per step
     lr: float = 1e-3  # Adam
+    # Step decay (char-rnn's schedule, Karpathy et al. 2015): from step lr_decay_start on, the
+    # rate is multiplied by lr_decay every lr_decay_every steps. 1.0 keeps it constant.
+    lr_decay: float = 1.0
+    lr_decay_every: int = 1000
+    lr_decay_start: int = 0
     clip_grad_norm: float | None = 1.0  # clipping keeps the tanh RNN's exploding steps finite
     eval_batch_size: int = 500  # evaluation only: same numbers, fewer passes
 
     def __post_init__(self) -> None:
         for name, high in (("steps", 10_000_000), ("eval_every", 10_000_000),
-                           ("batch_size", 100_000), ("eval_batch_size", 100_000)):
+                           ("batch_size", 100_000), ("eval_batch_size", 100_000),
+                           ("lr_decay_every", 10_000_000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise ValueError(f"{name} must be an int in [1, {high}], got {value!r}")
@@ -62,6 +68,14 @@ class ToyTrainConfig:
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not (
                 0 < self.lr <= 100):
             raise ValueError(f"lr must be a number in (0, 100], got {self.lr!r}")
+        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, int | float) or not (
+                0 < self.lr_decay <= 1):
+            raise ValueError(f"lr_decay must be a factor in (0, 1] (1 = a constant rate), got "
+                             f"{self.lr_decay!r}")
+        if isinstance(self.lr_decay_start, bool) or not isinstance(self.lr_decay_start, int) or (
+                not 0 <= self.lr_decay_start <= 10_000_000):
+            raise ValueError(f"lr_decay_start must be a step in [0, 10000000], got "
+                             f"{self.lr_decay_start!r}")
         if self.clip_grad_norm is not None and not (
                 isinstance(self.clip_grad_norm, int | float) and self.clip_grad_norm > 0):
             raise ValueError(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
@@ -71,8 +85,28 @@ class ToyTrainConfig:
         """Records after initialisation: steps / eval_every (the 'epochs' of the run)."""
         return self.steps // self.eval_every
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based): a function of the step alone, so a
+        resumed run continues on the same schedule."""
+        decays = 0 if step < self.lr_decay_start else (
+            (step - self.lr_decay_start) // self.lr_decay_every)
+        return self.lr * self.lr_decay ** decays
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """The schedule settings a checkpoint must match to resume; empty for a constant
+        rate, so runs written before the schedule existed still resume."""
+        if self.lr_decay == 1.0:
+            return {}
+        return {"lr_decay": self.lr_decay, "lr_decay_every": self.lr_decay_every,
+                "lr_decay_start": self.lr_decay_start}
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.lr_decay == 1.0:  # configs written before the schedule stay the same
+            for key in ("lr_decay", "lr_decay_every", "lr_decay_start"):
+                del data[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToyTrainConfig:
@@ -125,7 +159,7 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
     identity = {"model": model_config.to_dict(), "task": data.config.to_dict(), "seed": seed,
                 "data": data.fingerprint(), "eval_every": train_config.eval_every,
                 "batch_size": train_config.batch_size, "lr": train_config.lr,
-                "clip_grad_norm": train_config.clip_grad_norm}
+                "clip_grad_norm": train_config.clip_grad_norm, **train_config.schedule}
     out = Path(out_dir) if out_dir is not None else None
     history: list[EpochMetrics] = []
     carried: list[torch.Tensor] = []  # quotes: the streams' state after the last step
@@ -167,6 +201,8 @@ def train_toy(model_config: ToyModelConfig, data: ToyData, train_config: ToyTrai
         started, losses = time.perf_counter(), []
         for step in range((epoch - 1) * train_config.eval_every, epoch * train_config.eval_every):
             inputs, targets = data.train_batch(seed, step, train_config.batch_size)
+            for group in optimizer.param_groups:
+                group["lr"] = train_config.lr_at(step)
             if data.starts_pass(step, train_config.batch_size):
                 carried = []
             hx = None if not carried else carried[0] if len(carried) == 1 else tuple(carried)
