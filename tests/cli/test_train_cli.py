@@ -122,6 +122,10 @@ def test_csv_multiline_reads_texts_with_line_breaks_that_are_refused_without_it(
         (["predict", "{tmp}/nowhere", "text"], "does not exist"),
         (["train", "--weight-drop", "1", "--out", "{tmp}/r"],
          "weight_dropout must be in [0, 1), got 1.0"),
+        (["train", "--lr-decay", "1.5", "--out", "{tmp}/r"],
+         "lr_decay must be a factor in (0, 1] (1 = a constant rate), got 1.5"),
+        (["train", "--lr-decay", "0.5", "--lr-decay-after", "-2", "--out", "{tmp}/r"],
+         "lr_decay_after must be an int >= 0"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, message):

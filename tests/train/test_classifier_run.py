@@ -266,3 +266,36 @@ def test_an_out_dir_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="out_dir=.*is a file"):
         train_classifier(tiny_config(data), data, seed=0, out_dir=tmp_path / "file",
                          epochs=1, progress=False)
+
+
+def test_the_per_epoch_learning_rate_decay_by_hand_and_in_the_optimiser(tmp_path):
+    schedule = TrainConfig(lr=0.01, lr_decay=0.5, lr_decay_after=2)
+    assert [schedule.lr_factor(e) for e in (1, 2, 3, 4, 5)] == [1, 1, 0.5, 0.25, 0.125]
+    assert "lr_decay" not in TrainConfig().to_dict()  # old runs' identities unchanged
+    data = synthetic_data()
+    config = tiny_config(data, **RESUME_CONFIG)
+    # A rate of ~1e-30 from epoch 2 on: Adam's steps are ~lr, so the weights stop moving.
+    one = train_classifier(config, data, seed=2, progress=False,
+                           train_config=replace(RESUME_TRAIN, epochs=1))
+    frozen = train_classifier(config, data, seed=2, progress=False, train_config=replace(
+        RESUME_TRAIN, epochs=3, lr_decay=1e-30, lr_decay_after=1))
+    for (name, a), (_, b) in zip(one.model.state_dict().items(),
+                                 frozen.model.state_dict().items()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-20), name
+    # and a decayed run resumes on its schedule, bit for bit
+    decayed = replace(RESUME_TRAIN, lr_decay=0.3, lr_decay_after=1)
+    whole = train_classifier(config, data, seed=5, out_dir=tmp_path / "a",
+                             train_config=decayed, progress=False)
+    train_classifier(config, data, seed=5, out_dir=tmp_path / "b", progress=False,
+                     train_config=replace(decayed, epochs=2))
+    resumed = train_classifier(config, data, seed=5, out_dir=tmp_path / "b", resume=True,
+                               train_config=decayed, progress=False)
+    assert metrics_without_timing(resumed) == metrics_without_timing(whole)
+    assert_same_weights(resumed.model, whole.model)
+    with pytest.raises(ValueError, match="its train_config_without_epochs differs"):
+        train_classifier(config, data, seed=5, out_dir=tmp_path / "b", resume=True,
+                         train_config=replace(decayed, lr_decay=0.5), progress=False)
+    with pytest.raises(ValueError, match=r"lr_decay must be a factor in \(0, 1\]"):
+        TrainConfig(lr_decay=2.0)
+    with pytest.raises(ValueError, match="lr_decay_after must be an int >= 0"):
+        TrainConfig(lr_decay=0.5, lr_decay_after=-1)

@@ -145,6 +145,12 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--batch-size", type=_POSITIVE, default=32, help="(default 32)")
     training.add_argument("--lr", type=float, default=1e-3,
                           help="Adam learning rate (default 1e-3)")
+    training.add_argument("--lr-decay", type=float, default=1.0, metavar="FACTOR",
+                          help="multiply the learning rate by FACTOR (in (0, 1]) at the start "
+                               "of every epoch after the first --lr-decay-after (default 1: "
+                               "constant)")
+    training.add_argument("--lr-decay-after", type=int, default=1, metavar="EPOCHS",
+                          help="epochs at the full rate before the decay starts (default 1)")
     training.add_argument("--clip", type=float,
                           help="clip the gradient norm to this value (default: no clipping)")
     training.add_argument("--patience", type=_POSITIVE,
@@ -191,6 +197,7 @@ def _train(args: argparse.Namespace) -> int:
                  if getattr(args, option) is not None}
     config = classifier_config_for(data, args.arch, masked=args.masked, **overrides)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               lr_decay=args.lr_decay, lr_decay_after=args.lr_decay_after,
                                clip_grad_norm=args.clip, patience=args.patience)
     print(dataset.summary())
     print(f"model: {config.label} cell={config.resolved_cell} layers={config.num_layers} "

@@ -270,6 +270,9 @@ class _Run:
             if self.stopped_early:
                 break
             apply_unfreezing(self.model, epoch)  # a fine-tuned encoder: ULMFiT's schedule
+            for group in self.optimizer.param_groups:  # a function of the epoch: resumable
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * (
+                    self.train_config.lr_factor(epoch))
             metrics = self._epoch(epoch, show)
             self.history.append(metrics)
             if self.stopping.update(epoch, metrics.valid_loss):
