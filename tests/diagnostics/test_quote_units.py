@@ -132,3 +132,44 @@ def test_in_a_stacked_model_every_layer_is_searched_and_the_unit_named_with_its_
     kind = name.split()[1]
     assert np.array_equal(found.values(name), found.trace.states(kind, 1)[:, PLANTED])
     assert not np.array_equal(found.values(name), found.trace.states(kind, 0)[:, PLANTED])
+
+
+def test_the_linear_probe_reaches_the_bayes_auroc_of_a_signal_spread_over_units():
+    """20 units, each 0.3·inside + N(0, 1): one unit separates at Φ(0.3/√2) ≈ 0.58; the best
+    linear combination at Φ(Δ/√2) with Mahalanobis distance Δ = 0.3·√20 (≈ 0.829)."""
+    from scipy.stats import norm
+
+    from rnnlab.diagnostics.quote_units import linear_probe
+    from rnnlab.diagnostics.unit_search import rank_units
+
+    rng = np.random.default_rng(0)
+
+    def sample(n):
+        inside = rng.random(n) < 0.3
+        return 0.3 * inside[:, None] + rng.standard_normal((n, 20)), inside.astype(np.int8)
+
+    (fit, fit_track), (states, track) = sample(20_000), sample(20_000)
+    probe = linear_probe(fit, fit_track, states, track)
+    assert probe.auroc == pytest.approx(norm.cdf(0.3 * np.sqrt(20) / np.sqrt(2)), abs=0.01)
+    assert (probe.features, probe.fit_chars) == (20, 20_000)
+    best_unit = rank_units(states, track)[0].auroc
+    assert best_unit == pytest.approx(norm.cdf(0.3 / np.sqrt(2)), abs=0.02)
+    with pytest.raises(ValueError, match="has both classes"):
+        linear_probe(fit, np.zeros(len(fit)), states, track)
+
+
+def test_write_quote_units_records_the_probe_fitted_on_the_valid_text(tmp_path):
+    from dataclasses import replace as replaced
+
+    text, fit_text = _text(3), _text(4)
+    data = _data(text + fit_text)  # one alphabet for both texts
+    data = replaced(data, test_text=text, valid_text=fit_text)
+    found = write_quote_units(_planted_model(data.alphabet), data, tmp_path)
+    units = json.loads((tmp_path / "units.json").read_text(encoding="utf-8"))
+    assert units["probe"]["auroc"] == pytest.approx(found.probe.auroc) and found.probe.auroc > 0.99
+    assert units["probe"]["features"] == 2 * HIDDEN
+    assert units["probe"]["fit_chars"] == len(fit_text)
+    alone = tmp_path / "no-valid-text"
+    alone.mkdir()
+    write_quote_units(_planted_model(data.alphabet), _data(text), alone)  # nothing to fit on
+    assert "probe" not in json.loads((alone / "units.json").read_text(encoding="utf-8"))

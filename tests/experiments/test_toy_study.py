@@ -106,3 +106,5 @@ def test_the_quick_quotes_profile_finds_units_and_writes_the_explorer(tmp_path):
     assert (run_dir / "states.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     report = (tmp_path / "q" / "report" / "report.md").read_text(encoding="utf-8")
     assert 'Units that track "inside a quotation"' in report
+    assert units["probe"]["fit_chars"] > 0 and 0 <= units["probe"]["auroc"] <= 1
+    assert f"linear probe of all {units['probe']['features']} units" in report

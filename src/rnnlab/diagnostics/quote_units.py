@@ -9,6 +9,12 @@ by how well they separate characters inside a quotation from those outside (AURO
     find_quote_units(model, data)          -> QuoteUnits, best unit first
     write_quote_units(model, data, out)    -> units.json, units.png (the text coloured by the
                                               best unit), states.html (the explorer)
+
+Beside the single units, a *linear probe* asks whether the states hold the quotation at all:
+Fisher's linear discriminant of every unit together (h and c of every layer), fitted on the
+held-out valid text and scored (AUROC) on the test text. A probe far above the best unit
+means the model knows where quotations are but spreads it over many units; a probe near the
+best unit, that the states barely hold it.
 """
 
 from __future__ import annotations
@@ -27,9 +33,20 @@ from rnnlab.data.quotes import quote_track
 from rnnlab.diagnostics.states import StateTrace, trace_model
 from rnnlab.diagnostics.unit_search import UnitScore, rank_units
 
-__all__ = ["QuoteUnits", "find_quote_units", "text_picture_png", "write_quote_units"]
+__all__ = ["ProbeScore", "QuoteUnits", "find_quote_units", "linear_probe", "text_picture_png",
+           "write_quote_units"]
 
 EXPLORER_CHARS = 1500  # the explorer page carries every value: keep it a few MB
+
+
+@dataclass(frozen=True)
+class ProbeScore:
+    """A linear probe of every unit: fitted on ``fit_chars`` valid characters, its AUROC on
+    the test text (the same text and track as the units')."""
+
+    auroc: float
+    features: int
+    fit_chars: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class QuoteUnits:
     trace: StateTrace
     track: np.ndarray  # (tokens,) 0/1
     text: str
+    probe: ProbeScore | None = None  # all units together; None without a valid text
 
     def best(self) -> tuple[str, UnitScore]:
         return self.names[0], self.scores[0]
@@ -56,9 +74,11 @@ class QuoteUnits:
         return self.trace.states(kind, index)[:, int(unit)]
 
 
-def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None) -> QuoteUnits:
+def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None,
+                     probe: bool = True) -> QuoteUnits:
     """Rank the ``h`` and ``c`` units of every layer of ``model`` on ``text`` (default:
-    ``data.test_text``, held out).
+    ``data.test_text``, held out), and (``probe``, when ``data.valid_text`` holds a
+    quotation) score the linear probe of all units fitted on the valid text.
 
     ``data``: the quotes task's :class:`~rnnlab.train.toy_tasks.ToyData` (its alphabet
     encodes the text). Raises ValueError when the text holds no quotation.
@@ -68,9 +88,12 @@ def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None) -
     if not 0 < track.mean() < 1:
         raise ValueError("the held-out text has no quotation (no \" pair), so no unit can be "
                          "tested for tracking one; give a text with quoted speech")
-    ids = torch.from_numpy(data.encode(text))
-    trace = replace(trace_model(model, ids, tokens=tuple(text)), text=text,
-                    spans=tuple((index, index + 1) for index in range(len(text))))
+    trace = _trace_text(model, data, text)
+    fit_text = getattr(data, "valid_text", "")
+    probe_score = None
+    if probe and fit_text and 0 < quote_track(fit_text).mean() < 1:
+        probe_score = linear_probe(_features(_trace_text(model, data, fit_text)),
+                                   quote_track(fit_text), _features(trace), track)
     stacked = len(trace.directions) > 1
     ranked = []
     for index, direction in enumerate(trace.directions):
@@ -81,7 +104,41 @@ def find_quote_units(model: torch.nn.Module, data, *, text: str | None = None) -
                            for score in rank_units(trace.states(kind, index), track)]
     ranked.sort(key=lambda item: -item[1].strength)  # stable: ties keep layer, kind, unit order
     return QuoteUnits(tuple(name for name, _ in ranked), tuple(score for _, score in ranked),
-                      trace, track, text)
+                      trace, track, text, probe_score)
+
+
+def _trace_text(model: torch.nn.Module, data, text: str) -> StateTrace:
+    ids = torch.from_numpy(data.encode(text))
+    return replace(trace_model(model, ids, tokens=tuple(text)), text=text,
+                   spans=tuple((index, index + 1) for index in range(len(text))))
+
+
+def _features(trace: StateTrace) -> np.ndarray:
+    """(tokens, features): ``h`` and ``c`` of every layer side by side."""
+    return np.concatenate([direction.values[kind] for direction in trace.directions
+                           for kind in ("h", "c") if kind in direction.values], axis=1)
+
+
+def linear_probe(fit_states: np.ndarray, fit_track: np.ndarray, states: np.ndarray,
+                 track: np.ndarray, *, shrinkage: float = 1e-3) -> ProbeScore:
+    """Fisher's linear discriminant fitted on ``fit_states (tokens, features)`` with the 0/1
+    ``fit_track``, scored by AUROC on ``states`` / ``track``. The pooled within-class
+    covariance is shrunk towards its mean variance (``shrinkage``) so that saturated or
+    constant units do not make it singular."""
+    x = np.asarray(fit_states, dtype=np.float64)
+    y = np.asarray(fit_track).astype(bool)
+    if x.ndim != 2 or y.shape != (x.shape[0],) or not 0 < y.mean() < 1:
+        raise ValueError(f"fit_states must be (tokens, features) with a 0/1 fit_track that "
+                         f"has both classes, got shapes {x.shape} and {y.shape}")
+    inside, outside = x[y], x[~y]
+    centred = np.concatenate([inside - inside.mean(0), outside - outside.mean(0)])
+    covariance = centred.T @ centred / max(1, len(x) - 2)
+    ridge = shrinkage * max(float(np.trace(covariance)) / x.shape[1], 1e-12)
+    weights = np.linalg.solve(covariance + ridge * np.eye(x.shape[1]),
+                              inside.mean(0) - outside.mean(0))
+    scores = np.asarray(states, dtype=np.float64) @ weights
+    (score,) = rank_units(scores[:, None], track, by="auroc")
+    return ProbeScore(score.auroc, x.shape[1], len(x))
 
 
 def text_picture_png(text: str, values: np.ndarray, title: str, *, max_chars: int = 700,
@@ -147,8 +204,14 @@ def write_quote_units(model: torch.nn.Module, data, out_dir: str | os.PathLike[s
              for n, s in zip(found.names[:top], found.scores[:top], strict=True)]
     summary = {"held_out_chars": len(found.text), "fraction_inside": float(found.track.mean()),
                "units": units, "caption": caption}
+    if found.probe is not None:
+        summary["probe"] = {"auroc": found.probe.auroc, "features": found.probe.features,
+                            "fit_chars": found.probe.fit_chars,
+                            "method": "Fisher linear discriminant of every h and c unit, "
+                                      "fitted on the valid text"}
     (out / "units.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    small = find_quote_units(model, data, text=found.text[window:window + EXPLORER_CHARS])
+    small = find_quote_units(model, data, text=found.text[window:window + EXPLORER_CHARS],
+                             probe=False)
     write_explorer(small.trace, out / "states.html", track=small.track)
     return found
 

@@ -182,6 +182,11 @@ def _unit_blocks(runs: Sequence[RunRow]) -> list[Block]:
         for unit in units["units"][:3]:
             rows.append((f"`{run.arrangement}`", str(run.run_index), unit["name"],
                          f"{unit['auroc']:.4f}", f"{unit['pearson']:+.3f}"))
+        if "probe" in units:  # every unit at once, fitted on the valid text
+            probe = units["probe"]
+            rows.append((f"`{run.arrangement}`", str(run.run_index),
+                         f"linear probe of all {probe['features']} units",
+                         f"{probe['auroc']:.4f}", "–"))
         picture = found.with_name("units.png")
         if picture.is_file() and not pictures:
             pictures.append(Figure(f"figures/quote_unit_run{run.run_index}.png",
@@ -191,7 +196,10 @@ def _unit_blocks(runs: Sequence[RunRow]) -> list[Block]:
     return [Heading(3, "Units that track \"inside a quotation\" (held-out text)"),
             Table(("cell", "run", "unit", "AUROC", "Pearson"), tuple(rows),
                   caption="The three best units of each run, ranked by |AUROC − 0.5| "
-                          "(rnnlab.diagnostics.unit_search.rank_units)"),
+                          "(rnnlab.diagnostics.unit_search.rank_units), and a linear probe "
+                          "of all units together (Fisher's discriminant fitted on the valid "
+                          "text): far above the best unit, the quotation is spread over "
+                          "many units"),
             *pictures]
 
 

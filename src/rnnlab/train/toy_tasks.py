@@ -69,6 +69,7 @@ class ToyData:
     train_ids: np.ndarray | None = None  # quotes: the training text as ids (chars,)
     alphabet: str = ""  # quotes: id i is alphabet[i - 1]; 0 is an unknown character
     test_text: str = ""  # quotes: the scored test text, for the unit search
+    valid_text: str = ""  # quotes: the scored valid text (fits the linear probe)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
@@ -187,4 +188,5 @@ def _quote_data(config: ToyTaskConfig) -> ToyData:
     baseline = float(np.mean(nll))
     scored = test[0].size + 1
     return ToyData(config, baseline, valid, test, classes=len(alphabet) + 1,
-                   train_ids=train_ids, alphabet=alphabet, test_text=corpus.test[:scored])
+                   train_ids=train_ids, alphabet=alphabet, test_text=corpus.test[:scored],
+                   valid_text=corpus.valid[:valid[0].size + 1])
