@@ -51,7 +51,8 @@ def _run(layer, x, lengths, seed=3):
     torch.manual_seed(seed)
     result = layer(x, lengths=lengths)
     loss = (result.output.sin() * 3).sum() + result.h_n.cos().sum()
-    return [result.output, result.h_n, *torch.autograd.grad(loss, [x, *layer.parameters()])]
+    trained = [p for p in layer.parameters() if p.requires_grad]
+    return [result.output, result.h_n, *torch.autograd.grad(loss, [x, *trained])]
 
 
 @pytest.mark.parametrize("cell", [MinimalLSTM, ScaledMGU, NormedMGU])
@@ -122,7 +123,13 @@ class TensorAttribute(MinimalLSTM):
         return super().update(gates * self.scale, state)
 
 
-@pytest.mark.parametrize("cell", [ValueBranch, TensorAttribute])
+class FrozenGain(ScaledMGU):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gain.requires_grad_(False)  # fine-tuning with the gain kept fixed
+
+
+@pytest.mark.parametrize("cell", [ValueBranch, TensorAttribute, FrozenGain])
 def test_what_a_program_cannot_replay_runs_eagerly_with_a_warning(cell):
     programs_module._warned.discard(cell)
     traced, _, loop = _layers(cell)

@@ -183,8 +183,9 @@ def _trace(cell: nn.Module, gates: torch.Tensor, state: Sequence[torch.Tensor],
             _refuse_randomness(cell, graph)
         if any(node.op == "get_attr" for graph in (forward_graph, vjp_graph)
                for node in graph.graph.nodes):
-            why = ("it reads a tensor that is neither an argument nor a parameter (a plain "
-                   "tensor attribute or a buffer), which a traced program would freeze")
+            why = ("it reads a tensor that is neither an argument nor a trainable "
+                   "parameter (a plain tensor attribute, a buffer or a frozen parameter), "
+                   "which a traced program would freeze")
     if why is not None:
         _warn_once(cell, why)
         return None
