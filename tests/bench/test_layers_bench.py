@@ -27,7 +27,8 @@ def test_cases_keeps_only_the_named_prefixes_and_the_eager_split_row_is_there():
     rows = bench_layers(((2, 3, 4, 5),), repeats=1, cases=("user",))
     assert {row.case for row in rows} == {
         f"{cell}{suffix} (vs nn.LSTM)" for cell in (
-            "user (update split)", "user (update split, eager update)", "user (own step)")
+            "user (update split)", "user (update split, eager update)", "user (own step)",
+            "user GRU (update parts)")
         for suffix in ("", "+lengths")}
 
 

@@ -61,6 +61,34 @@ class ScaledMGU(rnnlab.RecurrentCell):
         return h, (h,)
 
 
+class MinimalGRU(rnnlab.RecurrentCell):
+    """A GRU written as a user would: its reset gate scales only the recurrent candidate rows,
+    so it takes the recurrent product apart (update_takes_parts); torch.nn.GRU's gate order
+    (reset, update, new) and biases."""
+
+    update_takes_parts = True
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = torch.nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.weight_hh = torch.nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_ih = torch.nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.bias_hh = torch.nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def precompute(self, inputs):
+        return F.linear(inputs, self.weight_ih, self.bias_ih)
+
+    def update(self, x_t, hh_t, state):
+        x_r, x_z, x_n = x_t.chunk(3, dim=-1)
+        h_r, h_z, h_n = hh_t.chunk(3, dim=-1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h = (1 - z) * n + z * state[0]
+        return h, (h,)
+
+
 def pair(cell, seed=0, **kwargs):
     """The same layer twice: the split runner and the plain loop (use_fused_kernel=False)."""
     torch.manual_seed(seed)
@@ -80,7 +108,7 @@ def outputs_and_gradients(layer, x, hx, lengths, padding, seed=7):
     return parts, torch.autograd.grad(loss, inputs)
 
 
-@pytest.mark.parametrize("cell", [MinimalLSTM, ScaledMGU])
+@pytest.mark.parametrize("cell", [MinimalLSTM, ScaledMGU, MinimalGRU])
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
 @pytest.mark.parametrize("padding", ["post", "pre", None])
 @pytest.mark.parametrize("dropout", [{}, {"recurrent_dropout": 0.4}, {"weight_dropout": 0.4}])
@@ -139,6 +167,45 @@ def test_minimal_lstm_matches_torch_lstm():
                                   for name, _ in layer.named_parameters()])
     for a, b in zip(grads, theirs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_minimal_gru_taking_the_recurrent_product_apart_matches_torch_gru(bias):
+    torch.manual_seed(0)
+    reference = torch.nn.GRU(5, 6, num_layers=2, bidirectional=True, batch_first=True,
+                             bias=bias)
+    layer = rnnlab.Recurrent(5, 6, cell=MinimalGRU, num_layers=2, bidirectional=True,
+                             batch_first=True, bias=bias)
+    assert layer._path(True, 7, torch.zeros(1)) == "split"
+    layer.load_state_dict(reference.state_dict())
+    x = torch.randn(3, 7, 5, requires_grad=True)
+    want, h_want = reference(x)
+    got = layer(x)
+    torch.testing.assert_close(got.output, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got.h_n, h_want, rtol=1e-5, atol=1e-6)
+    names = [name for name, _ in layer.named_parameters()]
+    theirs = dict(reference.named_parameters())
+    grads = torch.autograd.grad(got.output.square().sum() + got.h_n.sum(),
+                                [x, *layer.parameters()])
+    expected = torch.autograd.grad(want.square().sum() + h_want.sum(),
+                                   [x, *(theirs[name] for name in names)])
+    for name, a, b in zip(["x", *names], grads, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_gradcheck_of_the_parts_split_with_lengths():
+    torch.manual_seed(1)
+    layer = rnnlab.Recurrent(3, 4, cell=MinimalGRU, bidirectional=True,
+                             batch_first=True).double()
+    x = torch.randn(3, 5, 3, dtype=torch.double, requires_grad=True)
+    bias = layer.cells[0].bias_hh
+
+    def run(x, bias_value):
+        with layer.cells[0].weights_replaced({"bias_hh": bias_value}):
+            result = layer(x, lengths=torch.tensor([5, 2, 0]))
+        return result.output, result.h_n
+
+    assert torch.autograd.gradcheck(run, (x, bias.detach().clone().requires_grad_()))
 
 
 def test_gradcheck_with_lengths_and_an_update_parameter():

@@ -14,7 +14,7 @@ import rnnlab
 from rnnlab.core import update_programs as programs_module
 from rnnlab.core.update_programs import update_programs
 
-from .test_split_step import MinimalLSTM, ScaledMGU
+from .test_split_step import MinimalGRU, MinimalLSTM, ScaledMGU
 
 
 class NormedMGU(ScaledMGU):
@@ -55,7 +55,7 @@ def _run(layer, x, lengths, seed=3):
     return [result.output, result.h_n, *torch.autograd.grad(loss, [x, *trained])]
 
 
-@pytest.mark.parametrize("cell", [MinimalLSTM, ScaledMGU, NormedMGU])
+@pytest.mark.parametrize("cell", [MinimalLSTM, ScaledMGU, NormedMGU, MinimalGRU])
 @pytest.mark.parametrize("dropout", [{}, {"recurrent_dropout": 0.3}, {"weight_dropout": 0.3}])
 def test_traced_eager_and_loop_agree(cell, dropout):
     traced, eager, loop = _layers(cell, num_layers=2, bidirectional=True, **dropout)
@@ -92,7 +92,7 @@ def test_programs_take_only_the_parameters_update_reads_and_follow_shape_and_mod
         names, subs, params = _update_parameters(cell)
         gates = torch.zeros(batch, cell.weight_hh.shape[0])
         state = tuple(torch.zeros(batch, size) for size in cell.state_sizes)
-        return update_programs(cell, gates, state, params, names, subs), names
+        return update_programs(cell, (gates,), state, params, names, subs), names
 
     lstm = MinimalLSTM(3, 4)
     found, names = programs_of(lstm, 2)

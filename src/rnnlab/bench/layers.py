@@ -107,6 +107,31 @@ class SplitCell(StepCell):
         return h, (h, c)
 
 
+class SplitGRUCell(rnnlab.RecurrentCell):
+    """A user GRU (torch.nn.GRU's equations) that takes the recurrent product apart
+    (``update_takes_parts``): its reset gate scales only the recurrent candidate rows."""
+
+    update_takes_parts = True
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_map = torch.nn.Linear(input_size, 3 * hidden_size, bias=bias)
+        self.weight_hh = torch.nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_hh = torch.nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def precompute(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.input_map(inputs)
+
+    def update(self, x_t, hh_t, state):
+        x_r, x_z, x_n = x_t.chunk(3, -1)
+        h_r, h_z, h_n = hh_t.chunk(3, -1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * state[0]
+        return h, (h,)
+
+
 class EagerSplitCell(SplitCell):
     """The split cell with its ``update`` called eagerly at every step and autograd's VJP
     in the backward pass, instead of the traced programs (rnnlab.core.update_programs)."""
@@ -161,14 +186,14 @@ def _cases(shape, generator):
     # GRU and the variants against the fused LSTM (bar: GRU no slower, variants ≤ 1.15×).
     user_cells = {"user (update split)": SplitCell,
                   "user (update split, eager update)": EagerSplitCell,
-                  "user (own step)": StepCell}
+                  "user (own step)": StepCell, "user GRU (update parts)": SplitGRUCell}
     for cell in ("gru", "peephole", "cifg", "layernorm", *user_cells):
         if cell == "gru":
             ours = rnnlab.GRU(inputs, hidden, batch_first=True)
         else:
             ours = rnnlab.LSTM(inputs, hidden, batch_first=True,
                                cell=user_cells.get(cell, cell))
-        gates = GATES.get(cell, 4)
+        gates = 3 if cell.startswith("user GRU") else GATES.get(cell, 4)
         yield (f"{cell} (vs nn.LSTM)", gates, (lambda x, o=ours: o(x).output),
                (lambda x, b=baseline: b(x)[0]))
         yield (f"{cell}+lengths (vs nn.LSTM)", gates,

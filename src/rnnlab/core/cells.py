@@ -31,7 +31,9 @@ elementwise rest, ``update(gates, state) -> (h_t, new_state)``, where ``gates = 
 
 Such a cell trains through :mod:`rnnlab.core.split_step` (no per-step autograd graph, one
 weight-gradient product over all steps, ``update`` and its gradient traced once into programs
-by :mod:`rnnlab.core.update_programs`); ``update`` must be deterministic.
+by :mod:`rnnlab.core.update_programs`); ``update`` must be deterministic. A cell that needs the
+recurrent product apart (a GRU: ``n = tanh(x_n + r * (W_hn h + b_hn))``) sets
+``update_takes_parts = True`` and defines ``update(x_t, hh_t, state)``.
 
 Recurrent dropout reaches a cell through :meth:`RecurrentCell.recurrent_input`: a cell passes
 ``h`` through it before its recurrent matrix product (``W_hh @ recurrent_input(h)``), and weight
@@ -76,6 +78,10 @@ class RecurrentCell(nn.Module):
     # A cell with the update split: trace update and its gradient into programs the split
     # runner replays (rnnlab.core.update_programs); False calls update eagerly every step.
     trace_update: ClassVar[bool] = True
+    # True: update(x_t, hh_t, state) gets the recurrent product hh_t = W_hh · h + b_hh apart
+    # from the input part x_t (a GRU's reset gate scales hh_t's candidate rows only);
+    # False: update(x_t + hh_t, state).
+    update_takes_parts: ClassVar[bool] = False
     input_size: int
     hidden_size: int
 
@@ -195,6 +201,8 @@ class RecurrentCell(nn.Module):
         for a cell that defines ``update``, to ``update(precomputed_t + recurrent_product(h),
         state)`` (the split the layers run without autograd's step graph)."""
         if getattr(type(self), "update", None) is not None:
+            if self.update_takes_parts:
+                return self.update(precomputed_t, self.recurrent_product(state[0]), state)
             return self.update(precomputed_t + self.recurrent_product(state[0]), state)
         return self(precomputed_t, state)
 

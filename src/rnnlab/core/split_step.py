@@ -59,23 +59,27 @@ def run_split(
     """
     projected = cell.precompute(x).transpose(0, 1)  # (time, batch, gates): autograd's as usual
     weight = cell.weight_hh
-    _check_shapes(cell, projected, weight, start)
+    parts = bool(cell.update_takes_parts)
+    _check_shapes(cell, projected, weight, start, parts)
     bias = getattr(cell, "bias_hh", None)
-    if bias is not None:
+    if bias is not None and not parts:  # added once for all steps; parts keeps it apart
         projected = projected + bias
+        bias = None
     names, sub_names, params = _update_parameters(cell)
     alive = None if real is None else real.transpose(0, 1).unsqueeze(-1)  # (time, batch, 1)
     programs = None
     if projected.shape[0]:
-        programs = update_programs(cell, projected[0], start, params, names, sub_names)
-    results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask,
-                               projected, weight, *start, *params)
+        leads = (projected[0],) if not parts else (
+            projected[0], projected.new_zeros(projected.shape[1], weight.shape[0]))
+        programs = update_programs(cell, leads, start, params, names, sub_names)
+    results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask, parts,
+                               projected, weight, bias, *start, *params)
     outputs, finals = results[0], tuple(results[1:])
     return outputs.transpose(0, 1), finals
 
 
 def _check_shapes(cell: RecurrentCell, projected: torch.Tensor, weight: torch.Tensor,
-                  start: State) -> None:
+                  start: State, parts: bool) -> None:
     """The split's sizes agree, or an error that names the one to change (addmm's own
     message names none of the cell's parts)."""
     name = type(cell).__name__
@@ -83,7 +87,7 @@ def _check_shapes(cell: RecurrentCell, projected: torch.Tensor, weight: torch.Te
         raise ValueError(
             f"{name}.weight_hh must be (gates, hidden) with hidden = state_sizes[0] = "
             f"{start[0].shape[-1]} (it multiplies h_(t-1)), got {tuple(weight.shape)}")
-    if projected.shape[-1] != weight.shape[0]:
+    if projected.shape[-1] != weight.shape[0] and not parts:
         raise ValueError(
             f"{name}.precompute returns {projected.shape[-1]} features per step, but "
             f"weight_hh has {weight.shape[0]} rows: update() adds the two, so make "
@@ -113,46 +117,61 @@ def _update_parameters(cell: RecurrentCell
 
 
 class _SplitScan(torch.autograd.Function):
-    """Inputs after the static ones: ``projected (time, batch, gates)`` (bias included),
-    ``weight_hh (gates, hidden)``, the start state parts, then the update's parameters.
-    Outputs: ``outputs (time, batch, output)`` and the final state parts."""
+    """Inputs after the static ones: ``projected (time, batch, gates)``, ``weight_hh (gates,
+    hidden)``, ``bias_hh`` (None unless ``parts``: otherwise it is inside ``projected``), the
+    start state parts, then the update's parameters. Outputs: ``outputs (time, batch,
+    output)`` and the final state parts.
+
+    ``parts`` (the cell's ``update_takes_parts``): ``update(x_t, hh_t, state)`` with the
+    recurrent product ``hh_t = W_hh · h + b_hh`` apart, instead of ``update(x_t + hh_t,
+    state)``. The update's leading arguments ("leads") are ``(gates_t,)`` or ``(x_t, hh_t)``.
+    """
 
     @staticmethod
-    def forward(ctx, cell, n_state: int, names, programs, alive, recurrent_mask, projected,
-                weight, *rest):
+    def forward(ctx, cell, n_state: int, names, programs, alive, recurrent_mask, parts: bool,
+                projected, weight, bias, *rest):
         start, params = tuple(rest[:n_state]), tuple(rest[n_state:])
         state = start
         read = tuple(params[i] for i in programs.used) if programs is not None else ()
         zero = projected.new_zeros(())
-        entering, gates_seen, outputs = [], [], []
+        entering, products, outputs = [], [], []
         weight_t = weight.t()
         for t in range(projected.shape[0]):
             h_in = state[0] if recurrent_mask is None else state[0] * recurrent_mask
-            gates = torch.addmm(projected[t], h_in, weight_t)
-            if programs is not None:
-                output, *new_state = programs.forward(gates, *state, *read)
+            if parts:
+                product = (torch.mm(h_in, weight_t) if bias is None
+                           else torch.addmm(bias, h_in, weight_t))
+                leads = (projected[t], product)
             else:
-                output, new_state = cell.update(gates, state)
+                product = torch.addmm(projected[t], h_in, weight_t)  # the gates
+                leads = (product,)
+            if programs is not None:
+                output, *new_state = programs.forward(*leads, *state, *read)
+            else:
+                output, new_state = cell.update(*leads, state)
             new_state = tuple(new_state)
             if alive is not None:
                 new_state = tuple(torch.where(alive[t], new, old)
                                   for new, old in zip(new_state, state))
                 output = torch.where(alive[t], output, zero)
             entering.append(state)
-            gates_seen.append(gates)
+            products.append(product)
             outputs.append(output)
             state = new_state
         time = projected.shape[0]
         stacked_states = [torch.stack([step[part] for step in entering]) if time else
                           start[part].new_empty((0, *start[part].shape))
                           for part in range(n_state)]
-        gates_all = torch.stack(gates_seen) if time else projected.new_empty(projected.shape)
+        product_all = (torch.stack(products) if time
+                       else projected.new_empty((0, projected.shape[1], weight.shape[0])))
         output_all = (torch.stack(outputs) if time
                       else projected.new_empty((0, projected.shape[1], start[0].shape[-1])))
         ctx.cell, ctx.n_state, ctx.names, ctx.programs = cell, n_state, names, programs
-        ctx.alive, ctx.recurrent_mask = alive, recurrent_mask
+        ctx.alive, ctx.recurrent_mask, ctx.parts = alive, recurrent_mask, parts
+        ctx.has_bias = bias is not None
         ctx.output_shape = output_all.shape
-        ctx.save_for_backward(gates_all, weight, *stacked_states, *params)
+        ctx.save_for_backward(projected if parts else None, product_all, weight,
+                              *stacked_states, *params)
         return (output_all, *state)
 
     @staticmethod
@@ -162,22 +181,24 @@ class _SplitScan(torch.autograd.Function):
                 f"{type(ctx.cell).__name__}'s split step (update) runs a hand-written backward "
                 "pass that cannot be differentiated twice: for second-order gradients run the "
                 "layer with use_fused_kernel=False (the time loop, autograd at every step)")
-        gates_all, weight, *saved = ctx.saved_tensors
-        n_state = ctx.n_state
+        projected, product_all, weight, *saved = ctx.saved_tensors
+        n_state, parts = ctx.n_state, ctx.parts
         states, params = saved[:n_state], tuple(saved[n_state:])
         alive, mask, cell = ctx.alive, ctx.recurrent_mask, ctx.cell
-        time = gates_all.shape[0]
+        time = product_all.shape[0]
         d_state = [part.new_zeros(part.shape[1:]) if grad is None else grad
                    for part, grad in zip(states, d_finals)]
         if d_outputs is None:
-            d_outputs = gates_all.new_zeros(ctx.output_shape)
-        d_gates_all = torch.empty_like(gates_all)
+            d_outputs = product_all.new_zeros(ctx.output_shape)
+        d_product_all = torch.empty_like(product_all)  # d gates, or d hh with parts
+        d_projected = torch.empty_like(projected) if parts else d_product_all
         d_params = [torch.zeros_like(value) for value in params]
         # the cell's own parameters as the forward pass read them (weight drop or another
         # override may have ended since)
         own = {name: value for name, value in zip(ctx.names, params) if name is not None}
         for t in range(time - 1, -1, -1):
             entering = tuple(part[t] for part in states)
+            leads = (projected[t], product_all[t]) if parts else (product_all[t],)
             d_out, d_new = d_outputs[t], d_state
             if alive is not None:
                 keep = alive[t]
@@ -185,57 +206,64 @@ class _SplitScan(torch.autograd.Function):
                 d_out = torch.where(keep, d_out, 0.0)
                 d_new = [torch.where(keep, grad, 0.0) for grad in d_new]
             if ctx.programs is not None:
-                d_gates, d_entering, d_step_params = _program_vjp(
-                    ctx.programs, gates_all[t], entering, params, d_out, d_new)
+                d_leads, d_entering, d_step_params = _program_vjp(
+                    ctx.programs, leads, entering, params, d_out, d_new)
             else:
-                d_gates, d_entering, d_step_params = _update_vjp(
-                    cell, gates_all[t], entering, own, params, d_out, d_new)
+                d_leads, d_entering, d_step_params = _update_vjp(
+                    cell, leads, entering, own, params, d_out, d_new)
             if alive is not None:
                 d_entering = [grad + through for grad, through in zip(d_entering, passed)]
-            d_h = d_gates @ weight
+            d_product = d_leads[-1]
+            d_h = d_product @ weight
             d_entering[0] = d_entering[0] + (d_h if mask is None else d_h * mask)
-            d_gates_all[t] = d_gates
+            d_product_all[t] = d_product
+            if parts:
+                d_projected[t] = d_leads[0]
             for total, grad in zip(d_params, d_step_params):
                 if grad is not None:
                     total.add_(grad)
             d_state = d_entering
         h_in = states[0] if mask is None else states[0] * mask
-        d_weight = (d_gates_all.reshape(-1, gates_all.shape[-1]).t()
+        d_weight = (d_product_all.reshape(-1, product_all.shape[-1]).t()
                     @ h_in.reshape(-1, h_in.shape[-1]))
-        return (None, None, None, None, None, None, d_gates_all, d_weight, *d_state,
-                *d_params)
+        d_bias = d_product_all.sum((0, 1)) if ctx.has_bias else None
+        return (None, None, None, None, None, None, None, d_projected, d_weight, d_bias,
+                *d_state, *d_params)
 
 
-def _program_vjp(programs: UpdatePrograms, gates: torch.Tensor, entering: State,
+def _program_vjp(programs: UpdatePrograms, leads: tuple[torch.Tensor, ...], entering: State,
                  params: tuple[torch.Tensor, ...], d_output: torch.Tensor,
                  d_new_state: Sequence[torch.Tensor]):
-    """:func:`_update_vjp` by the traced program: gradients of ``gates``, the entering state
-    parts and ``params`` (None for those ``update`` does not read)."""
-    n_state = len(entering)
-    grads = programs.vjp(gates, *entering, *(params[i] for i in programs.used), d_output,
+    """:func:`_update_vjp` by the traced program: gradients of the leading arguments, the
+    entering state parts and ``params`` (None for those ``update`` does not read)."""
+    n_lead, n_state = len(leads), len(entering)
+    grads = programs.vjp(*leads, *entering, *(params[i] for i in programs.used), d_output,
                          *d_new_state)
     d_params: list[torch.Tensor | None] = [None] * len(params)
-    for index, grad in zip(programs.used, grads[1 + n_state:]):
+    for index, grad in zip(programs.used, grads[n_lead + n_state:]):
         d_params[index] = grad
-    return grads[0], list(grads[1:1 + n_state]), d_params
+    return grads[:n_lead], list(grads[n_lead:n_lead + n_state]), d_params
 
 
-def _update_vjp(cell: RecurrentCell, gates: torch.Tensor, entering: State,
+def _update_vjp(cell: RecurrentCell, leads: tuple[torch.Tensor, ...], entering: State,
                 own: dict[str, torch.Tensor], params: tuple[torch.Tensor, ...],
                 d_output: torch.Tensor, d_new_state: Sequence[torch.Tensor]):
-    """``update``'s vector-Jacobian product at one step: the gradients of ``gates``, of the
-    entering state parts and of ``params``, given those of its output and new state.
-    ``own``: the cell's parameters by name, put back as the forward pass read them."""
+    """``update``'s vector-Jacobian product at one step: the gradients of its leading
+    arguments (``gates``, or ``x_t`` and ``hh_t``), of the entering state parts and of
+    ``params``, given those of its output and new state. ``own``: the cell's parameters by
+    name, put back as the forward pass read them."""
     with torch.enable_grad(), cell.weights_replaced(own):
-        gates = gates.detach().requires_grad_()
+        leads = tuple(lead.detach().requires_grad_() for lead in leads)
         state = tuple(part.detach().requires_grad_() for part in entering)
-        output, new_state = cell.update(gates, state)
+        output, new_state = cell.update(*leads, state)
         pairs = [(value, grad) for value, grad in zip((output, *new_state),
                                                       (d_output, *d_new_state))
                  if value.requires_grad]
-        grads = torch.autograd.grad([value for value, _ in pairs], (gates, *state, *params),
+        grads = torch.autograd.grad([value for value, _ in pairs], (*leads, *state, *params),
                                     [grad for _, grad in pairs], allow_unused=True)
-    d_gates = grads[0] if grads[0] is not None else torch.zeros_like(gates)
+    n_lead = len(leads)
+    d_leads = tuple(grad if grad is not None else torch.zeros_like(lead)
+                    for grad, lead in zip(grads[:n_lead], leads))
     d_state = [grad if grad is not None else torch.zeros_like(part)
-               for grad, part in zip(grads[1:1 + len(state)], state)]
-    return d_gates, d_state, grads[1 + len(state):]
+               for grad, part in zip(grads[n_lead:n_lead + len(state)], state)]
+    return d_leads, d_state, grads[n_lead + len(state):]

@@ -6,8 +6,11 @@ tensor operations, and the VJP an autograd graph built and walked at every step 
 update's own time). Here both are traced once into TorchScript programs (ATen operations
 replayed by the C++ interpreter, no Python per operation, no graph building):
 
-    forward(gates, *state, *params)                     -> (output, *new_state)
-    vjp(gates, *state, *params, d_output, *d_new_state) -> (d_gates, *d_state, *d_params)
+    forward(*leads, *state, *params)                     -> (output, *new_state)
+    vjp(*leads, *state, *params, d_output, *d_new_state) -> (*d_leads, *d_state, *d_params)
+
+``leads`` are update's leading arguments: ``(gates,)``, or ``(x_t, hh_t)`` for a cell with
+``update_takes_parts``.
 
 ``update`` is traced with fake tensors (:func:`torch.fx.experimental.proxy_tensor.make_fx`),
 the cell's parameters — its own, which weight drop may replace, and its sub-modules' (a
@@ -64,9 +67,10 @@ class UpdatePrograms:
     used: tuple[int, ...]
 
 
-def update_programs(cell: nn.Module, gates: torch.Tensor, state: Sequence[torch.Tensor],
-                    params: Sequence[torch.Tensor], names: Sequence[str | None],
-                    sub_names: Sequence[str]) -> UpdatePrograms | None:
+def update_programs(cell: nn.Module, leads: Sequence[torch.Tensor],
+                    state: Sequence[torch.Tensor], params: Sequence[torch.Tensor],
+                    names: Sequence[str | None], sub_names: Sequence[str]
+                    ) -> UpdatePrograms | None:
     """The cell's programs for these inputs, traced on first use; None when the update must
     run eagerly (see the module docstring).
 
@@ -77,8 +81,8 @@ def update_programs(cell: nn.Module, gates: torch.Tensor, state: Sequence[torch.
     """
     if not getattr(cell, "trace_update", True) or torch.jit.is_scripting():
         return None
-    key = (_python_state(cell), gates.device.type, gates.dtype,
-           tuple(gates.shape), *((tuple(part.shape), part.dtype) for part in state),
+    key = (_python_state(cell), leads[0].device.type,
+           *((tuple(part.shape), part.dtype) for part in (*leads, *state)),
            *((tuple(value.shape), value.dtype) for value in params))
     programs = _cache.setdefault(cell, {})
     if key not in programs:
@@ -87,7 +91,7 @@ def update_programs(cell: nn.Module, gates: torch.Tensor, state: Sequence[torch.
                              "shapes or settings (new batch sizes keep arriving: pad the last "
                              "batch or use fewer sizes to keep the traced programs)")
             return None
-        programs[key] = _trace(cell, gates, state, params, names, sub_names)
+        programs[key] = _trace(cell, leads, state, params, names, sub_names)
     return programs[key]
 
 
@@ -113,19 +117,20 @@ def _python_state(cell: nn.Module) -> tuple:
     return tuple(state)
 
 
-def _pure_update(cell: nn.Module, n_state: int, names: Sequence[str | None],
+def _pure_update(cell: nn.Module, n_lead: int, n_state: int, names: Sequence[str | None],
                  sub_names: Sequence[str]) -> Callable[..., tuple[torch.Tensor, ...]]:
-    """``update`` as a function of tensors only: (gates, *state, *params) -> (output,
+    """``update`` as a function of tensors only: (*leads, *state, *params) -> (output,
     *new_state), every parameter read from the arguments."""
     holder = _UpdateCall(cell)
 
-    def update(gates: torch.Tensor, *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        state, params = rest[:n_state], rest[n_state:]
+    def update(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        leads = args[:n_lead]
+        state, params = args[n_lead:n_lead + n_state], args[n_lead + n_state:]
         own = {name: value for name, value in zip(names, params) if name is not None}
         subs = [value for name, value in zip(names, params) if name is None]
         replaced = {f"cell.{name}": value for name, value in zip(sub_names, subs)}
         with cell.weights_replaced(own):
-            output, new_state = torch.func.functional_call(holder, replaced, (gates, state),
+            output, new_state = torch.func.functional_call(holder, replaced, (leads, state),
                                                            strict=False)
         return (output, *tuple(new_state))
 
@@ -140,30 +145,31 @@ class _UpdateCall(nn.Module):
         super().__init__()
         self.cell = cell
 
-    def forward(self, gates: torch.Tensor, state: tuple[torch.Tensor, ...]):
-        return self.cell.update(gates, state)
+    def forward(self, leads: tuple[torch.Tensor, ...], state: tuple[torch.Tensor, ...]):
+        return self.cell.update(*leads, state)
 
 
-def _trace(cell: nn.Module, gates: torch.Tensor, state: Sequence[torch.Tensor],
+def _trace(cell: nn.Module, leads: Sequence[torch.Tensor], state: Sequence[torch.Tensor],
            params: Sequence[torch.Tensor], names: Sequence[str | None],
            sub_names: Sequence[str]) -> UpdatePrograms | None:
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    n_state = len(state)
+    n_lead, n_state = len(leads), len(state)
     sub_of = dict(zip([i for i, name in enumerate(names) if name is None], sub_names))
-    example = [gates.detach(), *(part.detach() for part in state)]
+    example = [*(lead.detach() for lead in leads), *(part.detach() for part in state)]
     why = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # First with every parameter, to learn which ones update reads: the programs
             # take only those (no zero gradients built and added for the others).
-            everything = _pure_update(cell, n_state, names, sub_names)
+            everything = _pure_update(cell, n_lead, n_state, names, sub_names)
             probe = make_fx(everything, tracing_mode="fake")(
                 *example, *(value.detach() for value in params))
             placeholders = [n for n in probe.graph.nodes if n.op == "placeholder"]
-            used = tuple(i for i, node in enumerate(placeholders[1 + n_state:]) if node.users)
-            update = _pure_update(cell, n_state, [names[i] for i in used],
+            used = tuple(i for i, node in enumerate(placeholders[n_lead + n_state:])
+                         if node.users)
+            update = _pure_update(cell, n_lead, n_state, [names[i] for i in used],
                                   [sub_of[i] for i in used if names[i] is None])
             example += [params[i].detach() for i in used]
             n_inputs = len(example)
