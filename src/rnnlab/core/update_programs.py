@@ -183,7 +183,7 @@ def _trace(cell: nn.Module, leads: Sequence[torch.Tensor], state: Sequence[torch
                 cotangents = [torch.zeros_like(value) for value in update(*example)]
             vjp_graph = make_fx(vjp, tracing_mode="fake")(*example, *cotangents)
     except Exception as error:  # any trace failure means: run it eagerly
-        why = f"it could not be traced ({type(error).__name__}: {str(error).splitlines()[0]})"
+        why = f"it could not be traced ({_first_line(error)})"
     if why is None:
         for graph in (forward_graph, vjp_graph):
             _refuse_randomness(cell, graph)
@@ -200,8 +200,7 @@ def _trace(cell: nn.Module, leads: Sequence[torch.Tensor], state: Sequence[torch
             warnings.simplefilter("ignore")  # TorchScript's deprecation notes
             forward, backward = _compiled(forward_graph), _compiled(vjp_graph)
     except Exception as error:  # an op TorchScript lacks: run eagerly
-        _warn_once(cell, f"TorchScript cannot compile its traced program ("
-                         f"{type(error).__name__}: {str(error).splitlines()[0]})")
+        _warn_once(cell, f"TorchScript cannot compile its traced program ({_first_line(error)})")
         return None
     return UpdatePrograms(forward, backward, used)
 
@@ -214,6 +213,13 @@ def _compiled(graph: torch.fx.GraphModule) -> torch.jit.ScriptModule:
             node.target = node.target.overloadpacket
     graph.recompile()
     return torch.jit.script(graph)
+
+
+def _first_line(error: Exception) -> str:
+    """``Type: first non-empty line of the message`` (tracer messages often start with a
+    newline, and some are empty)."""
+    line = next((text.strip() for text in str(error).splitlines() if text.strip()), "")
+    return f"{type(error).__name__}: {line}" if line else type(error).__name__
 
 
 def _warn_once(cell: nn.Module, why: str) -> None:
