@@ -59,6 +59,17 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite float > 0 (a learning rate, a clipping norm)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")  # fails the range check below
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
 def int_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
     """An argparse ``type``: an integer >= ``minimum``. A bad value is a usage error naming
     the option (``argument --vocab-size: must be an integer >= 2 ..., got '1'``), exit 2."""

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.cli import lm_nextword
-from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, int_at_least
+from rnnlab.cli.common import (
+    add_threads_option,
+    apply_threads,
+    check_out_dir,
+    int_at_least,
+    positive_float,
+)
 from rnnlab.core.registry import LSTM_CELLS
 
 _POSITIVE = int_at_least(1)
@@ -41,13 +47,6 @@ def _non_negative(text: str) -> float:
     """An argparse ``type``: a float >= 0 (a regulariser's weight; 0 is off)."""
     if not 0.0 <= _float_or_nan(text) < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 is off), got {text!r}")
-    return float(text)
-
-
-def _positive_float(text: str) -> float:
-    """An argparse ``type``: a finite float > 0."""
-    if not 0.0 < _float_or_nan(text) < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return float(text)
 
 
@@ -125,7 +124,7 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     regularisers.add_argument("--nonmono", type=int_at_least(0), default=None, metavar="N",
                               help="NT-ASGD: average once valid is worse than the best of more "
                                    "than N epochs back (awd 5)")
-    regularisers.add_argument("--clip", type=_positive_float, default=None,
+    regularisers.add_argument("--clip", type=positive_float, default=None,
                               help="gradient-norm clip (default: the preset's: small 5; awd "
                                    "0.25)")
     add_threads_option(train)

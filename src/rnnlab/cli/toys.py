@@ -18,7 +18,12 @@ import hashlib
 import json
 from pathlib import Path
 
-from rnnlab.cli.common import add_worker_threads_option, check_out_dir, study_exit_code
+from rnnlab.cli.common import (
+    add_worker_threads_option,
+    check_out_dir,
+    positive_float,
+    study_exit_code,
+)
 
 TASKS = ("adding", "copy", "quotes")
 
@@ -30,16 +35,6 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
     return value
 
 
@@ -64,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hidden", type=_positive, help="units of the recurrent layer")
     parser.add_argument("--layers", type=_positive, help="stacked recurrent layers (default: "
                         "1; the head reads the top one)")
-    parser.add_argument("--lr", type=_positive_float, help="Adam's learning rate (default: the "
+    parser.add_argument("--lr", type=positive_float, help="Adam's learning rate (default: the "
                         "profile's, 3e-3)")
-    parser.add_argument("--lr-decay", type=_positive_float, metavar="FACTOR",
+    parser.add_argument("--lr-decay", type=positive_float, metavar="FACTOR",
                         help="multiply the learning rate by FACTOR (in (0, 1]) every "
                              "--lr-decay-every steps from step --lr-decay-start on, as "
                              "char-rnn does (default: 1, constant)")

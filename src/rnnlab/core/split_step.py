@@ -196,6 +196,7 @@ class _SplitScan(torch.autograd.Function):
         # the cell's own parameters as the forward pass read them (weight drop or another
         # override may have ended since)
         own = {name: value for name, value in zip(ctx.names, params) if name is not None}
+        read = tuple(params[i] for i in ctx.programs.used) if ctx.programs is not None else ()
         for t in range(time - 1, -1, -1):
             entering = tuple(part[t] for part in states)
             leads = (projected[t], product_all[t]) if parts else (product_all[t],)
@@ -207,7 +208,7 @@ class _SplitScan(torch.autograd.Function):
                 d_new = [torch.where(keep, grad, 0.0) for grad in d_new]
             if ctx.programs is not None:
                 d_leads, d_entering, d_step_params = _program_vjp(
-                    ctx.programs, leads, entering, params, d_out, d_new)
+                    ctx.programs, leads, entering, read, len(params), d_out, d_new)
             else:
                 d_leads, d_entering, d_step_params = _update_vjp(
                     cell, leads, entering, own, params, d_out, d_new)
@@ -232,14 +233,14 @@ class _SplitScan(torch.autograd.Function):
 
 
 def _program_vjp(programs: UpdatePrograms, leads: tuple[torch.Tensor, ...], entering: State,
-                 params: tuple[torch.Tensor, ...], d_output: torch.Tensor,
+                 read: tuple[torch.Tensor, ...], n_params: int, d_output: torch.Tensor,
                  d_new_state: Sequence[torch.Tensor]):
     """:func:`_update_vjp` by the traced program: gradients of the leading arguments, the
-    entering state parts and ``params`` (None for those ``update`` does not read)."""
+    entering state parts and the ``n_params`` parameters (None for those ``update`` does not
+    read; ``read`` holds the ones it does, in ``programs.used`` order)."""
     n_lead, n_state = len(leads), len(entering)
-    grads = programs.vjp(*leads, *entering, *(params[i] for i in programs.used), d_output,
-                         *d_new_state)
-    d_params: list[torch.Tensor | None] = [None] * len(params)
+    grads = programs.vjp(*leads, *entering, *read, d_output, *d_new_state)
+    d_params: list[torch.Tensor | None] = [None] * n_params
     for index, grad in zip(programs.used, grads[n_lead + n_state:]):
         d_params[index] = grad
     return grads[:n_lead], list(grads[n_lead:n_lead + n_state]), d_params
