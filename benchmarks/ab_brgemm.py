@@ -11,30 +11,19 @@ Forward+backward, each contender's own CPU seconds (the median of 9 interleaved 
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
-from collections.abc import Callable
 
 import torch
 
 import rnnlab
+from rnnlab.bench.timing import ab_arguments, cpu_ms
 
 CELLS = ("gru", "peephole", "cifg", "layernorm")
 
 
-def cpu_ms(run: Callable[[], object]) -> float:
-    start = time.process_time()
-    run()
-    return (time.process_time() - start) * 1e3
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", default="32,100,64,128", help="batch,time,input,hidden")
-    parser.add_argument("--repeats", type=int, default=9)
-    args = parser.parse_args()
-    batch, time_steps, inputs, hidden = (int(value) for value in args.shape.split(","))
+    (batch, time_steps, inputs, hidden), repeats, shape = ab_arguments(
+        __doc__.splitlines()[0])
     torch.set_num_threads(1)
     x = torch.randn(batch, time_steps, inputs)
     baseline = torch.nn.LSTM(inputs, hidden, batch_first=True)
@@ -53,14 +42,14 @@ def main() -> None:
         for _ in range(2):  # warm-up: builds oneDNN's micro-kernels for these shapes
             train()
             train_baseline()
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for name, setting in (("brgemm", "1"), ("at::mm", "0")):
                 os.environ["RNNLAB_BRGEMM"] = setting
                 times[name].append(cpu_ms(train))
             times["nn.LSTM"].append(cpu_ms(train_baseline))
         os.environ.pop("RNNLAB_BRGEMM")
         median = {name: sorted(values)[len(values) // 2] for name, values in times.items()}
-        print(f"{cell:10s} {args.shape}: brgemm {median['brgemm']:6.1f} ms, at::mm "
+        print(f"{cell:10s} {shape}: brgemm {median['brgemm']:6.1f} ms, at::mm "
               f"{median['at::mm']:6.1f} ms, nn.LSTM {median['nn.LSTM']:6.1f} ms | "
               f"brgemm / at::mm {median['brgemm'] / median['at::mm']:.3f}, "
               f"vs nn.LSTM {median['brgemm'] / median['nn.LSTM']:.3f} (at::mm: "

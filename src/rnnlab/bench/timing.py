@@ -56,3 +56,23 @@ def time_interleaved(
         name: Timing(name, statistics.median(values), min(values), max(values), repeats)
         for name, values in samples.items()
     }
+
+
+def cpu_ms(run: Callable[[], object]) -> float:
+    """This process's CPU milliseconds for one call of ``run`` (the A/B scripts' clock)."""
+    start = time.process_time()
+    run()
+    return (time.process_time() - start) * 1e3
+
+
+def ab_arguments(description: str) -> tuple[tuple[int, int, int, int], int, str]:
+    """The A/B scripts' command line: ``--shape B,T,I,H`` (seed 002's size by default) and
+    ``--repeats``. Returns ``((batch, time, input, hidden), repeats, shape text)``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--shape", default="32,100,64,128", help="batch,time,input,hidden")
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+    batch, time_steps, inputs, hidden = (int(value) for value in args.shape.split(","))
+    return (batch, time_steps, inputs, hidden), args.repeats, args.shape

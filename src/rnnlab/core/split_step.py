@@ -14,7 +14,12 @@ of through autograd's step-by-step graph:
 
 ``update`` and its VJP are traced once into programs (:mod:`rnnlab.core.update_programs`)
 that replay its ATen operations without Python or autograd per step; an update a program
-cannot replay faithfully runs eagerly, with the same numbers.
+cannot replay faithfully runs eagerly, with the same numbers. Where both traced graphs are
+elementwise (gates, activations, per-unit parameters: most cells), they are also compiled
+into one fused C++ loop each (:mod:`rnnlab.core.update_codegen`) and the whole time loop
+runs in C++ (``torch.ops.rnnlab.split_forward``/``split_backward``: brgemm step products,
+the fused update, padded rows handled in place), with no Python or ATen call per step
+beyond the product; ``RNNLAB_FUSED_UPDATE=0`` keeps the programs.
 
 That is the shape of rnnlab's C++ kernels (:mod:`rnnlab.core.kernels`) with the user's
 elementwise part in place of the built-in gate equations. ``update`` must be a deterministic
@@ -33,6 +38,7 @@ from collections.abc import Sequence
 
 import torch
 
+from rnnlab.core import kernels
 from rnnlab.core.cells import RecurrentCell, State
 from rnnlab.core.update_programs import UpdatePrograms, update_programs
 
@@ -72,8 +78,20 @@ def run_split(
         leads = (projected[0],) if not parts else (
             projected[0], projected.new_zeros(projected.shape[1], weight.shape[0]))
         programs = update_programs(cell, leads, start, params, names, sub_names)
-    results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask, parts,
-                               projected, weight, bias, *start, *params)
+    if _runs_fused(programs, projected):
+        alive_bytes = None if alive is None else alive.squeeze(-1).to(torch.uint8).contiguous()
+        # Without a graph to record, keep no per-step values: inference allocates only its
+        # outputs (first-touch page faults of (time, batch, gates) buffers cost about as much
+        # as the step products at seed 002's size).
+        save = torch.is_grad_enabled() and any(
+            value is not None and value.requires_grad
+            for value in (projected, weight, bias, *start, *params))
+        results = _FusedSplitScan.apply(len(start), programs, alive_bytes, recurrent_mask,
+                                        parts, save, projected.contiguous(), weight, bias,
+                                        *start, *params)
+    else:
+        results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask,
+                                   parts, projected, weight, bias, *start, *params)
     outputs, finals = results[0], tuple(results[1:])
     return outputs.transpose(0, 1), finals
 
@@ -114,6 +132,63 @@ def _update_parameters(cell: RecurrentCell
             if name is None:
                 sub_names.append(dotted)
     return names, sub_names, values
+
+
+_NO_DOUBLE_BACKWARD = (
+    "split step (update) runs a hand-written backward pass that cannot be differentiated "
+    "twice: for second-order gradients run the layer with use_fused_kernel=False (the time "
+    "loop, autograd at every step)")
+
+
+def _runs_fused(programs: UpdatePrograms | None, projected: torch.Tensor) -> bool:
+    """Whether the C++ time loop with the fused update runs (see :class:`_FusedSplitScan`)."""
+    return (programs is not None and programs.fused is not None
+            and projected.device.type == "cpu" and projected.shape[1] > 0  # brgemm: rows ≥ 1
+            and not torch.compiler.is_compiling() and kernels.available())
+
+
+class _FusedSplitScan(torch.autograd.Function):
+    """The split runner's loop in C++ (``torch.ops.rnnlab.split_forward``/``split_backward``)
+    around the update and its VJP compiled to fused loops (:mod:`rnnlab.core.update_codegen`):
+    per step one brgemm and one pass over the batch, no Python. Inputs after the static ones
+    as :class:`_SplitScan`'s, with ``alive (time, batch)`` as bytes; the same outputs."""
+
+    @staticmethod
+    def forward(ctx, n_state: int, programs, alive, recurrent_mask, parts: bool, save: bool,
+                projected, weight, bias, *rest):
+        start, params = rest[:n_state], rest[n_state:]
+        read = [params[i].contiguous() for i in programs.used]
+        forward, vjp = programs.fused
+        outputs, products, *rest = torch.ops.rnnlab.split_forward(
+            forward.address, projected, weight, bias, [part.contiguous() for part in start],
+            read, alive, recurrent_mask, forward.widths[0], parts, save)
+        states, finals = rest[:n_state], rest[n_state:]
+        ctx.vjp, ctx.used, ctx.n_state, ctx.n_params = vjp, programs.used, n_state, len(params)
+        ctx.parts, ctx.has_bias = parts, bias is not None
+        ctx.alive, ctx.recurrent_mask = alive, recurrent_mask
+        ctx.out_width = forward.widths[0]
+        ctx.save_for_backward(projected if parts else None, products, weight, *states, *read)
+        return (outputs, *finals)
+
+    @staticmethod
+    def backward(ctx, d_outputs, *d_finals):
+        if torch.is_grad_enabled():
+            raise RuntimeError(_NO_DOUBLE_BACKWARD)
+        projected, products, weight, *saved = ctx.saved_tensors
+        states, read = saved[:ctx.n_state], saved[ctx.n_state:]
+        if d_outputs is None:
+            d_outputs = products.new_zeros((*products.shape[:2], ctx.out_width))
+        d_finals = [part.new_zeros(part.shape[1:]) if grad is None else grad.contiguous()
+                    for part, grad in zip(states, d_finals)]
+        d_projected, d_weight, d_bias, *rest = torch.ops.rnnlab.split_backward(
+            ctx.vjp.address, d_outputs.contiguous(), d_finals, projected, products, weight,
+            ctx.has_bias, states, read, ctx.alive, ctx.recurrent_mask)
+        d_start, d_read = rest[:ctx.n_state], rest[ctx.n_state:]
+        d_params: list[torch.Tensor | None] = [None] * ctx.n_params
+        for index, grad in zip(ctx.used, d_read):
+            d_params[index] = grad
+        return (None, None, None, None, None, None, d_projected, d_weight,
+                d_bias if ctx.has_bias else None, *d_start, *d_params)
 
 
 class _SplitScan(torch.autograd.Function):
@@ -177,10 +252,7 @@ class _SplitScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_outputs, *d_finals):
         if torch.is_grad_enabled():  # create_graph=True: a second derivative was asked for
-            raise RuntimeError(
-                f"{type(ctx.cell).__name__}'s split step (update) runs a hand-written backward "
-                "pass that cannot be differentiated twice: for second-order gradients run the "
-                "layer with use_fused_kernel=False (the time loop, autograd at every step)")
+            raise RuntimeError(f"{type(ctx.cell).__name__}'s {_NO_DOUBLE_BACKWARD}")
         projected, product_all, weight, *saved = ctx.saved_tensors
         n_state, parts = ctx.n_state, ctx.parts
         states, params = saved[:n_state], tuple(saved[n_state:])

@@ -10,7 +10,9 @@ replayed by the C++ interpreter, no Python per operation, no graph building):
     vjp(*leads, *state, *params, d_output, *d_new_state) -> (*d_leads, *d_state, *d_params)
 
 ``leads`` are update's leading arguments: ``(gates,)``, or ``(x_t, hh_t)`` for a cell with
-``update_takes_parts``.
+``update_takes_parts``. Where both graphs are elementwise, :attr:`UpdatePrograms.fused` holds
+them compiled to fused C++ loops as well (:mod:`rnnlab.core.update_codegen`), which the split
+runner prefers.
 
 ``update`` is traced with fake tensors (:func:`torch.fx.experimental.proxy_tensor.make_fx`),
 the cell's parameters — its own, which weight drop may replace, and its sub-modules' (a
@@ -43,6 +45,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnlab.core.update_codegen import FusedProgram, fuse
+
 __all__ = ["UpdatePrograms", "update_programs"]
 
 # Distinct keys (batch sizes, modes) traced per cell. A trace costs ~0.2-0.3 s, so a cell
@@ -65,6 +69,9 @@ class UpdatePrograms:
     forward: Callable[..., tuple[torch.Tensor, ...]]
     vjp: Callable[..., tuple[torch.Tensor, ...]]
     used: tuple[int, ...]
+    # The same two graphs as fused C++ loops (rnnlab.core.update_codegen) where every
+    # operation in them is elementwise, else None: (forward, vjp).
+    fused: tuple[FusedProgram, FusedProgram] | None = None
 
 
 def update_programs(cell: nn.Module, leads: Sequence[torch.Tensor],
@@ -195,6 +202,7 @@ def _trace(cell: nn.Module, leads: Sequence[torch.Tensor], state: Sequence[torch
     if why is not None:
         _warn_once(cell, why)
         return None
+    fused = _fused(forward_graph, vjp_graph, leads[0].shape[0], n_lead + n_state)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TorchScript's deprecation notes
@@ -202,7 +210,23 @@ def _trace(cell: nn.Module, leads: Sequence[torch.Tensor], state: Sequence[torch
     except Exception as error:  # an op TorchScript lacks: run eagerly
         _warn_once(cell, f"TorchScript cannot compile its traced program ({_first_line(error)})")
         return None
-    return UpdatePrograms(forward, backward, used)
+    return UpdatePrograms(forward, backward, used, fused)
+
+
+def _fused(forward_graph: torch.fx.GraphModule, vjp_graph: torch.fx.GraphModule, batch: int,
+           n_rows: int) -> tuple[FusedProgram, FusedProgram] | None:
+    """Both graphs as fused loops, or None if either is not elementwise. ``n_rows``: the
+    forward's leading arguments that are rows of the batch (leads and state); the VJP's rows
+    are those and, after the parameters, the cotangents."""
+    forward = fuse(forward_graph, batch, lambda index, count: index < n_rows)
+    if forward is None or any(kind != "row" for kind in forward.outputs):
+        return None
+    n_cotangents = len(forward.outputs)
+    vjp = fuse(vjp_graph, batch,
+               lambda index, count: index < n_rows or index >= count - n_cotangents)
+    if vjp is None:
+        return None
+    return forward, vjp
 
 
 def _compiled(graph: torch.fx.GraphModule) -> torch.jit.ScriptModule:

@@ -16,36 +16,20 @@
 #include <ATen/native/CPUBlas.h>
 #include <torch/library.h>
 
+#include "rnnlab_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace rnnlab_kernels {
 namespace {
 
-// tanh for float: Eigen's rational approximation (generic_fast_tanh_float), a few ulp from
-// std::tanh, branch-free so the row loops vectorise; double keeps std::tanh (gradcheck).
-inline float tanh_(float x) {
-  const float clamped = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, x));
-  const float x2 = clamped * clamped;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * clamped;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return p / q;
-}
-inline double tanh_(double x) { return std::tanh(x); }
-template <typename T> inline T sigmoid_(T x) { return T(0.5) + T(0.5) * tanh_(T(0.5) * x); }
+using rnnlab_math::sigmoid_;
+using rnnlab_math::tanh_;
 
 // Which rows have a real step at t: lengths (batch,) int64, or none (every step real).
 struct Lengths {
@@ -776,6 +760,163 @@ std::vector<at::Tensor> ln_lstm_backward(
           totals.narrow(0, 3 * G * H + H, H)};
 }
 
+
+// ------------------------------------------------------------- user cells' updates --------
+// The time loop of a user cell that splits its step (rnnlab/core/split_step.py), with the
+// cell's elementwise update (and its VJP) as a loop generated from its traced graph and
+// compiled apart (rnnlab/core/update_codegen.py): `fn` is the address of that loop,
+//   void fn(int64_t rows, const uint8_t* alive, const void* const* in, const int64_t* in_ld,
+//           void* const* out, const int64_t* out_ld)
+// which skips rows whose alive byte is 0, writes row results and adds per-feature (parameter
+// gradient) results to what their buffers hold. Per step: the recurrent product by brgemm
+// into the step's slot of `products`, then fn; rows past their length keep their state and
+// output zero, as in the kernels above.
+using FusedUpdate = void (*)(int64_t, const uint8_t*, const void* const*, const int64_t*,
+                             void* const*, const int64_t*);
+
+// The row stride of a (rows, width) slice, 0 for a parameter (the loop ignores it).
+int64_t row_stride(const at::Tensor& t) { return t.dim() == 2 ? t.stride(0) : 0; }
+
+// Rows with alive == 0 get `from`'s row (or zero where from is undefined) in `to`.
+void copy_dead_rows(const uint8_t* alive, int64_t B, at::Tensor& to, const at::Tensor& from) {
+  const int64_t width = to.size(1), bytes = width * to.element_size();
+  char* dst = static_cast<char*>(to.data_ptr());
+  const char* src = from.defined() ? static_cast<const char*>(from.data_ptr()) : nullptr;
+  for (int64_t r = 0; r < B; ++r) {
+    if (alive[r]) continue;
+    if (src != nullptr) {
+      std::memcpy(dst + r * bytes, src + r * bytes, bytes);
+    } else {
+      std::memset(dst + r * bytes, 0, bytes);
+    }
+  }
+}
+
+void check_contiguous(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.is_contiguous(), "rnnlab split runner: ", name, " must be contiguous");
+}
+
+// Returns outputs (T, B, out_width), then for the backward pass (save) the step products
+// (T, B, G) and each state part at every step (T + 1, B, width), or without save one step's
+// scratch and two slots per part; then the final state parts.
+std::vector<at::Tensor> split_forward(int64_t fn, const at::Tensor& projected,
+                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_hh,
+                                      at::TensorList start, at::TensorList params,
+                                      const c10::optional<at::Tensor>& alive,
+                                      const c10::optional<at::Tensor>& rmask, int64_t out_width,
+                                      bool parts, bool save) {
+  check_contiguous(projected, "projected");
+  const int64_t T = projected.size(0), B = projected.size(1), G = w_hh.size(0);
+  const Storage keep{save, T, B, projected.options()};
+  auto out = at::empty({T, B, out_width}, projected.options());
+  auto products = keep.steps(G);
+  std::vector<at::Tensor> states;
+  for (const auto& part : start) {
+    states.push_back(keep.states(part.size(1)));
+    states.back()[0].copy_(part);
+  }
+  auto masked = at::empty({B, w_hh.size(1)}, projected.options());
+  const StepWeight w_t(w_hh, /*transposed=*/true);
+  const auto update = reinterpret_cast<FusedUpdate>(fn);
+  const uint8_t* alive_data = has(alive) ? alive->data_ptr<uint8_t>() : nullptr;
+  std::vector<const void*> in;
+  std::vector<void*> result;
+  std::vector<int64_t> in_ld, out_ld;
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t now = keep.state(t), next = keep.state(t + 1);
+    auto product = products[keep.step(t)];
+    const auto h_in = recurrent_input(states[0][now], rmask, masked);
+    if (parts) {
+      recurrent_gemm(product, h_in, w_t, b_hh);
+    } else {
+      product.copy_(projected[t]);
+      w_t.gemm(product, h_in, /*accumulate=*/true);
+    }
+    in.clear(); in_ld.clear(); result.clear(); out_ld.clear();
+    if (parts) { in.push_back(projected[t].data_ptr()); in_ld.push_back(projected.size(2)); }
+    in.push_back(product.data_ptr()); in_ld.push_back(G);
+    for (auto& part : states) { in.push_back(part[now].data_ptr()); in_ld.push_back(part.size(2)); }
+    for (const auto& value : params) { in.push_back(value.data_ptr()); in_ld.push_back(0); }
+    auto out_t = out[t];
+    result.push_back(out_t.data_ptr()); out_ld.push_back(out_width);
+    for (auto& part : states) { result.push_back(part[next].data_ptr()); out_ld.push_back(part.size(2)); }
+    const uint8_t* alive_t = alive_data == nullptr ? nullptr : alive_data + t * B;
+    update(B, alive_t, in.data(), in_ld.data(), result.data(), out_ld.data());
+    if (alive_t != nullptr) {
+      copy_dead_rows(alive_t, B, out_t, at::Tensor());
+      for (auto& part : states) {
+        auto to = part[next];
+        copy_dead_rows(alive_t, B, to, part[now]);
+      }
+    }
+  }
+  std::vector<at::Tensor> returned{out, products};
+  returned.insert(returned.end(), states.begin(), states.end());
+  for (auto& part : states) returned.push_back(part[keep.state(T)].clone());
+  return returned;
+}
+
+// Returns d_projected, d_w_hh, d_b_hh (empty without a bias), the start state's gradients,
+// then the parameters' (summed over steps).
+std::vector<at::Tensor> split_backward(int64_t fn, const at::Tensor& d_out,
+                                       at::TensorList d_finals,
+                                       const c10::optional<at::Tensor>& projected,
+                                       const at::Tensor& products, const at::Tensor& w_hh,
+                                       bool has_bias, at::TensorList states,
+                                       at::TensorList params,
+                                       const c10::optional<at::Tensor>& alive,
+                                       const c10::optional<at::Tensor>& rmask) {
+  check_contiguous(d_out, "d_out");
+  const bool parts = has(projected);
+  const int64_t T = products.size(0), B = products.size(1), G = products.size(2);
+  const int64_t O = d_out.size(2);
+  const auto options = products.options();
+  auto d_products = at::empty({T, B, G}, options);
+  auto d_projected = parts ? at::empty_like(*projected) : d_products;
+  std::vector<at::Tensor> d_state, d_next, d_params;
+  for (const auto& grad : d_finals) {
+    d_state.push_back(grad.clone(at::MemoryFormat::Contiguous));
+    d_next.push_back(at::empty_like(d_state.back()));
+  }
+  for (const auto& value : params) d_params.push_back(at::zeros_like(value));
+  auto through = at::empty({B, w_hh.size(1)}, options);
+  const StepWeight w(w_hh, /*transposed=*/false);
+  const auto vjp = reinterpret_cast<FusedUpdate>(fn);
+  const uint8_t* alive_data = has(alive) ? alive->data_ptr<uint8_t>() : nullptr;
+  std::vector<const void*> in;
+  std::vector<void*> result;
+  std::vector<int64_t> in_ld, out_ld;
+  for (int64_t t = T - 1; t >= 0; --t) {
+    in.clear(); in_ld.clear(); result.clear(); out_ld.clear();
+    if (parts) { in.push_back((*projected)[t].data_ptr()); in_ld.push_back(projected->size(2)); }
+    in.push_back(products[t].data_ptr()); in_ld.push_back(G);
+    for (const auto& part : states) { in.push_back(part[t].data_ptr()); in_ld.push_back(part.size(2)); }
+    for (const auto& value : params) { in.push_back(value.data_ptr()); in_ld.push_back(0); }
+    in.push_back(d_out[t].data_ptr()); in_ld.push_back(O);
+    for (const auto& grad : d_state) { in.push_back(grad.data_ptr()); in_ld.push_back(grad.size(1)); }
+    auto d_product = d_products[t];
+    auto d_lead = d_projected[t];
+    if (parts) { result.push_back(d_lead.data_ptr()); out_ld.push_back(d_projected.size(2)); }
+    result.push_back(d_product.data_ptr()); out_ld.push_back(G);
+    for (auto& grad : d_next) { result.push_back(grad.data_ptr()); out_ld.push_back(grad.size(1)); }
+    for (auto& grad : d_params) { result.push_back(grad.data_ptr()); out_ld.push_back(0); }
+    const uint8_t* alive_t = alive_data == nullptr ? nullptr : alive_data + t * B;
+    vjp(B, alive_t, in.data(), in_ld.data(), result.data(), out_ld.data());
+    if (alive_t != nullptr) {  // padded rows: no gradient to the step, the state's passes
+      copy_dead_rows(alive_t, B, d_product, at::Tensor());
+      if (parts) copy_dead_rows(alive_t, B, d_lead, at::Tensor());
+      for (size_t k = 0; k < d_next.size(); ++k) copy_dead_rows(alive_t, B, d_next[k], d_state[k]);
+    }
+    add_state_gradient(d_next[0], d_product, w, rmask, through);
+    std::swap(d_state, d_next);
+  }
+  auto d_w = recurrent_weight_gradient(d_products, states[0], rmask);
+  auto d_b = has_bias ? d_products.sum({0, 1}) : at::Tensor();
+  std::vector<at::Tensor> returned{d_projected, d_w, d_b};
+  returned.insert(returned.end(), d_state.begin(), d_state.end());
+  returned.insert(returned.end(), d_params.begin(), d_params.end());
+  return returned;
+}
 }  // namespace
 
 TORCH_LIBRARY(rnnlab, m) {
@@ -796,6 +937,12 @@ TORCH_LIBRARY(rnnlab, m) {
         "Tensor p, Tensor xhat_hh, Tensor xhat_c, Tensor tls, Tensor rstd, Tensor hs, "
         "Tensor cs, Tensor w_hh, Tensor gamma_ih, Tensor gamma_hh, Tensor gamma_c, "
         "Tensor? lengths, Tensor? rmask) -> Tensor[]");
+  m.def("split_forward(int fn, Tensor projected, Tensor w_hh, Tensor? b_hh, Tensor[] start, "
+        "Tensor[] params, Tensor? alive, Tensor? rmask, int out_width, bool parts, "
+        "bool save=True) -> Tensor[]");
+  m.def("split_backward(int fn, Tensor d_out, Tensor[] d_finals, Tensor? projected, "
+        "Tensor products, Tensor w_hh, bool has_bias, Tensor[] states, Tensor[] params, "
+        "Tensor? alive, Tensor? rmask) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
@@ -805,6 +952,8 @@ TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
   m.impl("lstm_backward", &lstm_backward);
   m.impl("ln_lstm_forward", &ln_lstm_forward);
   m.impl("ln_lstm_backward", &ln_lstm_backward);
+  m.impl("split_forward", &split_forward);
+  m.impl("split_backward", &split_backward);
 }
 
 }  // namespace rnnlab_kernels
