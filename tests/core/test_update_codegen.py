@@ -219,3 +219,21 @@ def test_an_empty_batch_runs(monkeypatch):
     result = layer(x)
     result.output.sum().backward()
     assert result.output.shape == (0, 3, 6) and x.grad.shape == (0, 3, 5)
+
+
+def test_a_compiler_failure_warns_once_and_the_programs_run(tmp_path, monkeypatch):
+    broken = tmp_path / "broken-cxx"
+    broken.write_text("#!/bin/sh\necho 'cc1plus: fatal error: out of memory' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("CXX", str(broken))
+    monkeypatch.setenv("RNNLAB_KERNEL_CACHE", str(tmp_path / "cache"))
+    update_codegen._libraries.clear()
+    with pytest.warns(RuntimeWarning, match="could not be compiled.*out of memory"):
+        layer = _layer(MinimalLSTM, True, monkeypatch)
+        loop = _layer(MinimalLSTM, True, monkeypatch, use_fused_kernel=False)
+        x = torch.randn(2, 3, 5, dtype=torch.double, requires_grad=True)
+        got = _run(layer, x, None)
+    assert programs_module._cache.get(layer.cells[0]) and not any(_fused_of(layer))
+    for a, b in zip(got, _run(loop, x, None)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    update_codegen._libraries.clear()

@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -528,30 +529,43 @@ def _cache_directory() -> Path:
 
 
 def _compile(source: str):
-    """Compile ``source`` into a shared library (cached by its text and this CPU) and load
-    it; None if the compiler fails."""
+    """Compile ``source`` into a shared library (cached on disk by its text, the flags and
+    this CPU) and load it; None, with a warning once, if that fails (the traced programs
+    then run: the same numbers, slower)."""
     from rnnlab.core.kernels import CFLAGS, _cpu_signature
 
     flags = [*CFLAGS, "-shared", "-fPIC", f"-I{_HEADER.parent}"]
     digest = hashlib.sha256("\0".join([source, _HEADER.read_text(), *flags[:-1],
                                         _cpu_signature()]).encode()).hexdigest()
     with _lock:
-        if digest in _libraries:
-            return _libraries[digest]
-        directory = _cache_directory()
-        directory.mkdir(parents=True, exist_ok=True)
-        library = directory / f"update_{digest[:20]}.so"
-        if not library.is_file():
-            with tempfile.TemporaryDirectory(dir=directory) as scratch:
-                cpp = Path(scratch) / "update.cpp"
-                cpp.write_text(source)
-                built = Path(scratch) / "update.so"
-                command = [os.environ.get("CXX", "g++"), *flags, str(cpp), "-o", str(built)]
-                try:
-                    subprocess.run(command, check=True, capture_output=True, timeout=120)
-                except (OSError, subprocess.SubprocessError):
-                    return None
-                os.replace(built, library)  # atomic: a concurrent builder's copy is the same
-        loaded = ctypes.CDLL(str(library))
-        _libraries[digest] = loaded
-        return loaded
+        if digest not in _libraries:
+            try:
+                _libraries[digest] = ctypes.CDLL(str(_built(source, flags, digest)))
+            except (OSError, subprocess.SubprocessError) as error:
+                _libraries[digest] = None
+                detail = getattr(error, "stderr", b"") or str(error).encode()
+                line = next((text for text in detail.decode(errors="replace").splitlines()
+                             if text.strip()), type(error).__name__)
+                warnings.warn(
+                    "rnnlab: a user cell's update could not be compiled into a fused loop "
+                    f"({line[:200]}); its traced programs run instead (slower, the same "
+                    "numbers). RNNLAB_FUSED_UPDATE=0 skips the attempt.", RuntimeWarning,
+                    stacklevel=2)
+        return _libraries[digest]
+
+
+def _built(source: str, flags: list[str], digest: str) -> Path:
+    """The library's path in the cache, compiled first if it is not there (in a scratch
+    folder, then renamed: a concurrent builder's copy is the same file)."""
+    directory = _cache_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    library = directory / f"update_{digest[:20]}.so"
+    if not library.is_file():
+        with tempfile.TemporaryDirectory(dir=directory) as scratch:
+            cpp = Path(scratch) / "update.cpp"
+            cpp.write_text(source)
+            built = Path(scratch) / "update.so"
+            command = [os.environ.get("CXX", "g++"), *flags, str(cpp), "-o", str(built)]
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            os.replace(built, library)
+    return library

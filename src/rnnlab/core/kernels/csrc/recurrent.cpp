@@ -52,11 +52,16 @@ at::Tensor recurrent_input(const at::Tensor& h, const c10::optional<at::Tensor>&
   return at::mul_out(buffer, h, *mask);
 }
 
-// RNNLAB_BRGEMM=0 chooses at::mm for the per-step products (read per call, so a test can
-// compare both paths in one process).
-bool brgemm_chosen() {
+// Whether the per-step products of a (N, K) weight run brgemm: for weights up to 2^20
+// elements (seed 002's 512 x 128 is 65k); larger ones (a 650-unit LM's 2600 x 650) go to
+// at::mm, which was 1.01-1.27x faster there on an AMD EPYC (znver3) while brgemm won at seed
+// size (benchmarks/RESULTS.md §1). RNNLAB_BRGEMM=1 / =0 force either (read per call, so
+// benchmarks/ab_brgemm.py compares both paths in one process).
+bool brgemm_chosen(int64_t N, int64_t K) {
   const char* setting = std::getenv("RNNLAB_BRGEMM");
-  return setting == nullptr || std::string(setting) != "0";
+  if (setting != nullptr && std::string(setting) == "0") return false;
+  if (setting != nullptr && std::string(setting) == "1") return true;
+  return N * K <= (int64_t(1) << 20);
 }
 
 // The recurrent weight as the right-hand side of every step's product, out = a · op(W) with
@@ -73,7 +78,7 @@ class StepWeight {
       : w_(w.contiguous()), transposed_(transposed) {
     N_ = transposed ? w_.size(0) : w_.size(1);
     K_ = transposed ? w_.size(1) : w_.size(0);
-    if (w_.scalar_type() == at::kFloat && brgemm_chosen()) {
+    if (w_.scalar_type() == at::kFloat && brgemm_chosen(N_, K_)) {
       rhs_ = transposed ? w_.t().contiguous() : w_;  // (K, N) row-major
     }
   }
