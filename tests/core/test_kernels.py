@@ -360,3 +360,20 @@ def test_a_layer_norm_without_gain_and_shift_takes_the_time_loop(norm):
     loop.use_fused_kernel = False
     got, want = layer(x, lengths=[5, 2, 1, 4]), loop(x, lengths=[5, 2, 1, 4])
     torch.testing.assert_close(got.output, want.output)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_nan_in_the_input_propagates_as_in_the_time_loop(cell):
+    """tanh's clamp used to turn a NaN into ±1, so a NaN input gave finite outputs: the
+    kernels now give NaN exactly where the time loop (torch's own ops) does, in float32."""
+    torch.manual_seed(5)
+    layer = _layer(cell, bidirectional=True)
+    loop = _layer(cell, bidirectional=True, use_fused_kernel=False)
+    loop.load_state_dict(layer.state_dict())
+    x = torch.randn(5, 7, 3)
+    x[1, 2, 0] = float("nan")
+    ours, theirs = layer(x, lengths=LENGTHS).output, loop(x, lengths=LENGTHS).output
+    assert torch.isnan(ours[1]).any()
+    torch.testing.assert_close(torch.isnan(ours), torch.isnan(theirs))
+    torch.testing.assert_close(ours.nan_to_num(7.0), theirs.nan_to_num(7.0), rtol=1e-5,
+                               atol=1e-6)

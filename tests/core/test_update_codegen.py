@@ -237,3 +237,18 @@ def test_a_compiler_failure_warns_once_and_the_programs_run(tmp_path, monkeypatc
     for a, b in zip(got, _run(loop, x, None)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     update_codegen._libraries.clear()
+
+
+def test_a_nan_in_the_input_propagates_as_in_the_plain_loop(monkeypatch):
+    monkeypatch.delenv("RNNLAB_FUSED_UPDATE", raising=False)
+    torch.manual_seed(2)
+    layer = rnnlab.Recurrent(5, 6, cell=MinimalLSTM, batch_first=True)
+    loop = rnnlab.Recurrent(5, 6, cell=MinimalLSTM, batch_first=True, use_fused_kernel=False)
+    loop.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 4, 5)
+    x[2, 1, 3] = float("nan")
+    ours, theirs = layer(x).output, loop(x).output
+    assert all(_fused_of(layer)) and torch.isnan(ours[2, 1:]).all()
+    torch.testing.assert_close(torch.isnan(ours), torch.isnan(theirs))
+    torch.testing.assert_close(ours.nan_to_num(7.0), theirs.nan_to_num(7.0), rtol=1e-5,
+                               atol=1e-6)

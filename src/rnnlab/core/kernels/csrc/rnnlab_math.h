@@ -11,7 +11,9 @@ namespace rnnlab_math {
 // tanh for float: Eigen's rational approximation (generic_fast_tanh_float), a few ulp from
 // std::tanh, branch-free so the row loops vectorise; double keeps std::tanh (gradcheck).
 inline float tanh_(float x) {
-  const float clamped = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, x));
+  // x first in both: std::max(a, b) is (a < b) ? b : a, so a NaN x passes through (and
+  // the result is NaN, as torch's tanh gives) instead of being clamped to ±1.
+  const float clamped = std::min(std::max(x, -7.90531110763549805f), 7.90531110763549805f);
   const float x2 = clamped * clamped;
   float p = -2.76076847742355e-16f;
   p = p * x2 + 2.00018790482477e-13f;
