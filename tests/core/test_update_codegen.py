@@ -254,3 +254,28 @@ def test_a_nan_in_the_input_propagates_as_in_the_plain_loop(monkeypatch):
     torch.testing.assert_close(torch.isnan(ours), torch.isnan(theirs))
     torch.testing.assert_close(ours.nan_to_num(7.0), theirs.nan_to_num(7.0), rtol=1e-5,
                                atol=1e-6)
+
+
+class WideOutput(OpZoo):
+    """Its output is (h, c) side by side: output_size = 2 × hidden, so the layer above reads
+    twice the state's width per direction."""
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def update(self, gates, state):
+        h, (h, c) = super().update(gates, state)
+        return torch.cat([h, c], dim=-1), (h, c)
+
+
+def test_a_cell_whose_output_is_wider_than_its_state_stacks(monkeypatch):
+    kwargs = {"num_layers": 2, "bidirectional": True}
+    fused = _layer(WideOutput, True, monkeypatch, **kwargs)
+    loop = _layer(WideOutput, True, monkeypatch, use_fused_kernel=False, **kwargs)
+    x = torch.randn(3, 4, 5, dtype=torch.double, requires_grad=True)
+    lengths = torch.tensor([4, 2, 3])
+    got = _run(fused, x, lengths)
+    assert got[0].shape == (3, 4, 24) and all(_fused_of(fused))
+    for a, b in zip(got, _run(loop, x, lengths)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
