@@ -86,9 +86,9 @@ def run_split(
         save = torch.is_grad_enabled() and any(
             value is not None and value.requires_grad
             for value in (projected, weight, bias, *start, *params))
-        results = _FusedSplitScan.apply(len(start), programs, alive_bytes, recurrent_mask,
-                                        parts, save, projected.contiguous(), weight, bias,
-                                        *start, *params)
+        results = _FusedSplitScan.apply(type(cell).__name__, len(start), programs, alive_bytes,
+                                        recurrent_mask, parts, save, projected.contiguous(),
+                                        weight, bias, *start, *params)
     else:
         results = _SplitScan.apply(cell, len(start), names, programs, alive, recurrent_mask,
                                    parts, projected, weight, bias, *start, *params)
@@ -154,8 +154,8 @@ class _FusedSplitScan(torch.autograd.Function):
     as :class:`_SplitScan`'s, with ``alive (time, batch)`` as bytes; the same outputs."""
 
     @staticmethod
-    def forward(ctx, n_state: int, programs, alive, recurrent_mask, parts: bool, save: bool,
-                projected, weight, bias, *rest):
+    def forward(ctx, name: str, n_state: int, programs, alive, recurrent_mask, parts: bool,
+                save: bool, projected, weight, bias, *rest):
         start, params = rest[:n_state], rest[n_state:]
         read = [params[i].contiguous() for i in programs.used]
         forward, vjp = programs.fused
@@ -164,7 +164,7 @@ class _FusedSplitScan(torch.autograd.Function):
             read, alive, recurrent_mask, forward.widths[0], parts, save)
         states, finals = rest[:n_state], rest[n_state:]
         ctx.vjp, ctx.used, ctx.n_state, ctx.n_params = vjp, programs.used, n_state, len(params)
-        ctx.parts, ctx.has_bias = parts, bias is not None
+        ctx.name, ctx.parts, ctx.has_bias = name, parts, bias is not None
         ctx.alive, ctx.recurrent_mask = alive, recurrent_mask
         ctx.out_width = forward.widths[0]
         ctx.save_for_backward(projected if parts else None, products, weight, *states, *read)
@@ -172,8 +172,8 @@ class _FusedSplitScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_outputs, *d_finals):
-        if torch.is_grad_enabled():
-            raise RuntimeError(_NO_DOUBLE_BACKWARD)
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative was asked for
+            raise RuntimeError(f"{ctx.name}'s {_NO_DOUBLE_BACKWARD}")
         projected, products, weight, *saved = ctx.saved_tensors
         states, read = saved[:ctx.n_state], saved[ctx.n_state:]
         if d_outputs is None:
@@ -187,7 +187,7 @@ class _FusedSplitScan(torch.autograd.Function):
         d_params: list[torch.Tensor | None] = [None] * ctx.n_params
         for index, grad in zip(ctx.used, d_read):
             d_params[index] = grad
-        return (None, None, None, None, None, None, d_projected, d_weight,
+        return (None, None, None, None, None, None, None, d_projected, d_weight,
                 d_bias if ctx.has_bias else None, *d_start, *d_params)
 
 

@@ -79,11 +79,17 @@ class FusedProgram:
 
 @dataclass
 class _Value:
-    kind: str              # "row", "vector", "scalar" or "bool"-suffixed via is_bool
-    lanes: list[str]       # one C expression (a variable name) per lane; scalars: one
-    reduced: str | None = None  # "vector"/"scalar": a sum over rows (graph results only)
+    """One graph value during generation: how it varies (``"row"``: per row of the batch,
+    ``"vector"``: per feature only, ``"scalar"``), its lanes (one C expression per lane of the
+    base width; a scalar has one), whether it is a sum over rows (``reduced``: allowed only as
+    a graph result), a boolean (from a comparison), or a constant zero (a vector or scalar
+    result that is zero adds nothing to its buffer)."""
+
+    kind: str
+    lanes: list[str]
+    reduced: str | None = None
     is_bool: bool = False
-    zero: bool = False     # a constant zero (zeros_like), so a result can skip writing it
+    zero: bool = False
 
 
 _lock = threading.Lock()
