@@ -217,6 +217,8 @@ def _generate(graph: torch.fx.GraphModule, batch: int, is_row: Callable[[int, in
                         f"static_cast<{c_type}*>(out[{index}]);")
         if meta.dim() == 2:
             kind = "row"
+            if value.reduced:  # a (1, width) sum over rows as a result: not a row
+                raise NotFusableError(f"result {index} is a sum over rows kept 2-D")
             if value.kind == "row":
                 epilogue += [f"out{index}[r * out_ld[{index}] + {m * base} + j] = {lane};"
                                  for m, lane in enumerate(value.lanes)]
