@@ -22,6 +22,18 @@ from rnnlab.experiments.store import ResultStore
 from .fake_study import fake_epoch, study_specs
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_reaches_python():
+    """These tests press Ctrl-C on purpose. A shell that starts the suite as a background job
+    hands it SIGINT ignored (bash does for asynchronous commands without job control), and
+    Python then installs no KeyboardInterrupt handler: give it the default one back."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def claimed(tmp_path):
     """A store with one study of one run, claimed by this process."""
