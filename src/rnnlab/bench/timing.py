@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -68,8 +69,6 @@ def cpu_ms(run: Callable[[], object]) -> float:
 def ab_arguments(description: str) -> tuple[tuple[int, int, int, int], int, str]:
     """The A/B scripts' command line: ``--shape B,T,I,H`` (seed 002's size by default) and
     ``--repeats``. Returns ``((batch, time, input, hidden), repeats, shape text)``."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--shape", default="32,100,64,128", help="batch,time,input,hidden")
     parser.add_argument("--repeats", type=int, default=9)

@@ -169,9 +169,8 @@ class Recurrent(nn.Module):
             for _ in range(self.num_directions):
                 # A layer reads the one below's outputs: output_size wide per direction (the
                 # state's size unless the cell's output is something else).
-                below = cells[-1] if cells else None
                 layer_input = (self.input_size if layer == 0 else self.num_directions * int(
-                    getattr(below, "output_size", below.state_sizes[0])))
+                    getattr(cells[-1], "output_size", cells[-1].state_sizes[0])))
                 cells.append(build_cell(cell, layer_input, self.hidden_size, bias=self.bias,
                                         proj_size=self.proj_size, allowed=self.allowed_cells,
                                         factory_kwargs=factory_kwargs))

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rnnlab.core import kernels
 from rnnlab.core.update_codegen import FusedProgram, fuse
 
 __all__ = ["UpdatePrograms", "update_programs"]
@@ -217,7 +218,10 @@ def _fused(forward_graph: torch.fx.GraphModule, vjp_graph: torch.fx.GraphModule,
            n_rows: int) -> tuple[FusedProgram, FusedProgram] | None:
     """Both graphs as fused loops, or None if either is not elementwise. ``n_rows``: the
     forward's leading arguments that are rows of the batch (leads and state); the VJP's rows
-    are those and, after the parameters, the cotangents."""
+    are those and, after the parameters, the cotangents. Not compiled where the split
+    runner's C++ loop, which calls them, is unavailable."""
+    if not kernels.available():
+        return None
     forward = fuse(forward_graph, batch, lambda index, count: index < n_rows)
     if forward is None or any(kind != "row" for kind in forward.outputs):
         return None

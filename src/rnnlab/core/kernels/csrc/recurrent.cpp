@@ -779,8 +779,18 @@ std::vector<at::Tensor> ln_lstm_backward(
 using FusedUpdate = void (*)(int64_t, const uint8_t*, const void* const*, const int64_t*,
                              void* const*, const int64_t*);
 
-// The row stride of a (rows, width) slice, 0 for a parameter (the loop ignores it).
-int64_t row_stride(const at::Tensor& t) { return t.dim() == 2 ? t.stride(0) : 0; }
+// The argument (or result) arrays of one call of the loop: each tensor's data and its row
+// stride, derived from the tensor (a (rows, width) slice's, 0 for a parameter vector or
+// scalar, which the loop reads the same for every row).
+struct LoopArgs {
+  std::vector<void*> data;
+  std::vector<int64_t> ld;
+  void clear() { data.clear(); ld.clear(); }
+  void add(const at::Tensor& t) {
+    data.push_back(t.data_ptr());
+    ld.push_back(t.dim() == 2 ? t.stride(0) : 0);
+  }
+};
 
 // Rows with alive == 0 get `from`'s row (or zero where from is undefined) in `to`.
 void copy_dead_rows(const uint8_t* alive, int64_t B, at::Tensor& to, const at::Tensor& from) {
@@ -824,9 +834,7 @@ std::vector<at::Tensor> split_forward(int64_t fn, const at::Tensor& projected,
   const StepWeight w_t(w_hh, /*transposed=*/true);
   const auto update = reinterpret_cast<FusedUpdate>(fn);
   const uint8_t* alive_data = has(alive) ? alive->data_ptr<uint8_t>() : nullptr;
-  std::vector<const void*> in;
-  std::vector<void*> result;
-  std::vector<int64_t> in_ld, out_ld;
+  LoopArgs in, result;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t now = keep.state(t), next = keep.state(t + 1);
     auto product = products[keep.step(t)];
@@ -837,16 +845,16 @@ std::vector<at::Tensor> split_forward(int64_t fn, const at::Tensor& projected,
       product.copy_(projected[t]);
       w_t.gemm(product, h_in, /*accumulate=*/true);
     }
-    in.clear(); in_ld.clear(); result.clear(); out_ld.clear();
-    if (parts) { in.push_back(projected[t].data_ptr()); in_ld.push_back(projected.size(2)); }
-    in.push_back(product.data_ptr()); in_ld.push_back(G);
-    for (auto& part : states) { in.push_back(part[now].data_ptr()); in_ld.push_back(part.size(2)); }
-    for (const auto& value : params) { in.push_back(value.data_ptr()); in_ld.push_back(0); }
+    in.clear(); result.clear();
+    if (parts) in.add(projected[t]);
+    in.add(product);
+    for (auto& part : states) in.add(part[now]);
+    for (const auto& value : params) in.add(value);
     auto out_t = out[t];
-    result.push_back(out_t.data_ptr()); out_ld.push_back(out_width);
-    for (auto& part : states) { result.push_back(part[next].data_ptr()); out_ld.push_back(part.size(2)); }
+    result.add(out_t);
+    for (auto& part : states) result.add(part[next]);
     const uint8_t* alive_t = alive_data == nullptr ? nullptr : alive_data + t * B;
-    update(B, alive_t, in.data(), in_ld.data(), result.data(), out_ld.data());
+    update(B, alive_t, in.data.data(), in.ld.data(), result.data.data(), result.ld.data());
     if (alive_t != nullptr) {
       copy_dead_rows(alive_t, B, out_t, at::Tensor());
       for (auto& part : states) {
@@ -874,7 +882,6 @@ std::vector<at::Tensor> split_backward(int64_t fn, const at::Tensor& d_out,
   check_contiguous(d_out, "d_out");
   const bool parts = has(projected);
   const int64_t T = products.size(0), B = products.size(1), G = products.size(2);
-  const int64_t O = d_out.size(2);
   const auto options = products.options();
   auto d_products = at::empty({T, B, G}, options);
   auto d_projected = parts ? at::empty_like(*projected) : d_products;
@@ -888,25 +895,23 @@ std::vector<at::Tensor> split_backward(int64_t fn, const at::Tensor& d_out,
   const StepWeight w(w_hh, /*transposed=*/false);
   const auto vjp = reinterpret_cast<FusedUpdate>(fn);
   const uint8_t* alive_data = has(alive) ? alive->data_ptr<uint8_t>() : nullptr;
-  std::vector<const void*> in;
-  std::vector<void*> result;
-  std::vector<int64_t> in_ld, out_ld;
+  LoopArgs in, result;
   for (int64_t t = T - 1; t >= 0; --t) {
-    in.clear(); in_ld.clear(); result.clear(); out_ld.clear();
-    if (parts) { in.push_back((*projected)[t].data_ptr()); in_ld.push_back(projected->size(2)); }
-    in.push_back(products[t].data_ptr()); in_ld.push_back(G);
-    for (const auto& part : states) { in.push_back(part[t].data_ptr()); in_ld.push_back(part.size(2)); }
-    for (const auto& value : params) { in.push_back(value.data_ptr()); in_ld.push_back(0); }
-    in.push_back(d_out[t].data_ptr()); in_ld.push_back(O);
-    for (const auto& grad : d_state) { in.push_back(grad.data_ptr()); in_ld.push_back(grad.size(1)); }
+    in.clear(); result.clear();
+    if (parts) in.add((*projected)[t]);
+    in.add(products[t]);
+    for (const auto& part : states) in.add(part[t]);
+    for (const auto& value : params) in.add(value);
+    in.add(d_out[t]);
+    for (const auto& grad : d_state) in.add(grad);
     auto d_product = d_products[t];
     auto d_lead = d_projected[t];
-    if (parts) { result.push_back(d_lead.data_ptr()); out_ld.push_back(d_projected.size(2)); }
-    result.push_back(d_product.data_ptr()); out_ld.push_back(G);
-    for (auto& grad : d_next) { result.push_back(grad.data_ptr()); out_ld.push_back(grad.size(1)); }
-    for (auto& grad : d_params) { result.push_back(grad.data_ptr()); out_ld.push_back(0); }
+    if (parts) result.add(d_lead);
+    result.add(d_product);
+    for (auto& grad : d_next) result.add(grad);
+    for (auto& grad : d_params) result.add(grad);
     const uint8_t* alive_t = alive_data == nullptr ? nullptr : alive_data + t * B;
-    vjp(B, alive_t, in.data(), in_ld.data(), result.data(), out_ld.data());
+    vjp(B, alive_t, in.data.data(), in.ld.data(), result.data.data(), result.ld.data());
     if (alive_t != nullptr) {  // padded rows: no gradient to the step, the state's passes
       copy_dead_rows(alive_t, B, d_product, at::Tensor());
       if (parts) copy_dead_rows(alive_t, B, d_lead, at::Tensor());
