@@ -106,6 +106,7 @@ def _skip_unless_two_cores_are_free() -> None:
         pytest.skip(f"other processes already take CPU here (torch would get {free} thread)")
 
 
+@pytest.mark.alone  # the other test worker would count as a busy core
 def test_other_processes_on_every_core_bring_torch_to_one_thread_and_back() -> None:
     """The whole path: real busy processes, the forward pre-hook, torch's thread count."""
     if not can_govern():
