@@ -35,12 +35,12 @@ demo: $(STAMP)
 	$(PY) examples/outputs_explained.py
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
-# One pytest-xdist worker per core (`make test TEST_WORKERS=0` runs in one process): the
-# tests are single-threaded (tests/conftest.py), so two workers on two cores halve the wall
+# One pytest-xdist worker per logical CPU (`make test TEST_WORKERS=0`: one process): the
+# tests are single-threaded (tests/conftest.py), so two workers on two CPUs halve the wall
 # time without oversubscribing; `worksteal` evens out the few long end-to-end tests. Tests
 # marked `alone` watch the machine's CPU (the thread governor) and would only see the other
 # worker, so they run afterwards, by themselves.
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= logical
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m ruff check src tests benchmarks examples scripts
