@@ -58,6 +58,15 @@ def test_resume_continues_the_run_to_more_epochs(texts, tmp_path, capsys):
     assert [row["epoch"] for row in metrics["epochs"]] == [1, 2]
 
 
+def test_a_bucketed_run_keeps_its_pool_and_a_resume_must_keep_it_too(texts, tmp_path, capsys):
+    assert train(texts, tmp_path / "run", "--epochs", "1", "--bucket-pool-batches", "2") == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["bucket_pool_batches"] == 2
+    capsys.readouterr()
+    assert train(texts, tmp_path / "run", "--epochs", "2", "--resume") == 2
+    assert "differs from the run's in ['bucket_pool_batches']" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--variant", "both"], "--variant both trains several models; a run (--out) is one"),
     (["--cutoffs", "4"], "--cutoffs 4 needs --softmax adaptive"),

@@ -74,8 +74,10 @@ def test_console_script_predicts_from_a_subprocess(trained_run):
     assert done.stdout.split("\t")[0] in ("neg", "pos")
 
 
-def test_resume_continues_to_the_numbers_of_a_straight_run(tmp_path):
-    args = ["train", "--data", "imdb-short", "--arch", "SS_RSF_GRU", "--masked", *TINY]
+@pytest.mark.parametrize("bucketing", [[], ["--bucket-pool-batches", "3"]])
+def test_resume_continues_to_the_numbers_of_a_straight_run(tmp_path, bucketing):
+    args = ["train", "--data", "imdb-short", "--arch", "SS_RSF_GRU", "--masked", *TINY,
+            *bucketing]
     assert main([*args, "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--epochs", "2", "--out", str(tmp_path / "a"), "--resume"]) == 0
     assert main([*args, "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
@@ -85,6 +87,8 @@ def test_resume_continues_to_the_numbers_of_a_straight_run(tmp_path):
         return [{k: v for k, v in e.items() if k != "seconds"} for e in entries]
 
     assert epochs("a") == epochs("b")
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert saved["train"]["bucket_pool_batches"] == (3 if bucketing else 1)
 
 
 def test_train_on_a_users_csv_with_overrides(tmp_path, capsys):
@@ -191,6 +195,17 @@ def test_diverged_training_stops_with_a_clear_error(tmp_path, capsys):
         if (out / name).exists():
             document = _strict_json(out / name)
             assert all(math.isfinite(e["train_loss"]) for e in document.get("epochs", []))
+
+
+@pytest.mark.parametrize("command", [["train", "--out", "{tmp}/r"], ["lm", "nextword"]])
+def test_a_bucket_pool_below_one_is_a_usage_error_naming_the_option(tmp_path, capsys, command):
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in command]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--bucket-pool-batches", "0"])
+    assert exited.value.code == 2
+    assert "argument --bucket-pool-batches: must be an integer >= 1, got '0'" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("argv", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
@@ -10,6 +11,7 @@ from rnnlab.train.lm_nextword import (
     NextWordData,
     direction_targets,
     encode_reviews,
+    epoch_batches,
     next_word_accuracy,
     next_word_loss,
     next_word_vocab,
@@ -90,3 +92,46 @@ def test_one_step_lowers_the_loss_of_both_directions():
         optimizer.step()
         losses.append(float(loss.detach()))
     assert losses[1] < losses[0]
+
+
+def ragged_texts(count: int = 96) -> NextWordData:
+    """``count`` texts of lengths 2..60 in random order, each row's ids = its row number."""
+    lengths = torch.randint(2, 61, (count,), generator=torch.Generator().manual_seed(1))
+    ids = torch.arange(count)[:, None].expand(count, 60).clone()
+    ids[torch.arange(60)[None, :] >= lengths[:, None]] = 0
+    return NextWordData(ids, lengths)
+
+
+def padded_steps(batches) -> int:
+    return sum(ids.numel() for ids, _ in batches)
+
+
+@pytest.mark.parametrize("pool", [1, 4])
+def test_an_epoch_covers_every_text_once_each_batch_cut_to_its_longest(pool):
+    data = ragged_texts()
+    batches = epoch_batches(data, 8, pool, torch.Generator().manual_seed(0))
+    rows = torch.cat([ids[:, 0] for ids, _ in batches])  # column 0 holds the row number
+    assert sorted(rows.tolist()) == list(range(96))
+    for ids, lengths in batches:
+        assert ids.shape[1] == int(lengths.max())
+        assert torch.equal(lengths, data.lengths[ids[:, 0]])
+        assert torch.equal(ids, data.ids[ids[:, 0]][:, : ids.shape[1]])
+
+
+def test_bucketing_computes_less_padding_and_stays_seeded():
+    data = ragged_texts()
+    real = int(data.lengths.sum())
+    shuffled = epoch_batches(data, 8, 1, torch.Generator().manual_seed(0))
+    bucketed = epoch_batches(data, 8, 12, torch.Generator().manual_seed(0))  # one pool: all
+    assert padded_steps(bucketed) < 0.75 * padded_steps(shuffled)
+    assert padded_steps(bucketed) < 1.1 * real
+    again = epoch_batches(data, 8, 12, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(bucketed, again, strict=True))
+    generator = torch.Generator().manual_seed(0)
+    first, second = (epoch_batches(data, 8, 12, generator) for _ in range(2))
+    assert [ids[:, 0].tolist() for ids, _ in first] != [ids[:, 0].tolist() for ids, _ in second]
+
+
+def test_bucket_pool_batches_is_checked():
+    with pytest.raises(ValueError, match="bucket_pool_batches must be an int >= 1, got 0"):
+        NextWordConfig(bucket_pool_batches=0)

@@ -11,7 +11,12 @@ import torch
 from rnnlab.data import encode_texts
 from rnnlab.train import EncodedSplit, TrainConfig, evaluate_split, load_run, predict_texts
 from rnnlab.train import train_classifier as train
-from rnnlab.train.metrics import classification_loss, index_batches, predicted_labels
+from rnnlab.train.metrics import (
+    classification_loss,
+    index_batches,
+    length_sorted_batches,
+    predicted_labels,
+)
 from rnnlab.train.progress import progress_enabled
 from tests.train.helpers import synthetic_data, tiny_config
 
@@ -34,6 +39,36 @@ def test_multiclass_loss_is_softmax_cross_entropy():
 def test_index_batches_cover_every_example_in_order():
     assert [b.tolist() for b in index_batches(5, 2)] == [[0, 1], [2, 3], [4]]
     assert index_batches(0, 2) == []
+
+
+def test_length_sorted_batches_cover_every_example_once_shortest_first():
+    lengths = np.array([5, 1, 9, 1, 3, 7, 2])
+    batches = length_sorted_batches(lengths, 3)
+    assert [b.tolist() for b in batches] == [[1, 3, 6], [4, 0, 5], [2]]  # ties stay in order
+    assert all(b.dtype == np.int64 for b in batches)
+    assert length_sorted_batches(np.zeros(0, np.int64), 3) == []
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_a_masked_models_sorted_evaluation_equals_scoring_one_review_at_a_time(padding):
+    """The oracle: every example alone (batch 1, no padding at all), in index order."""
+    data = synthetic_data(padding)
+    model = train(tiny_config(data, masked=True), data, seed=0, epochs=1, progress=False).model
+    split = data.test
+    assert len(set(split.lengths.tolist())) > 1  # sorting has something to reorder
+    losses, hits = [], 0
+    model.eval()
+    with torch.no_grad():
+        for row in range(len(split)):
+            length = int(split.lengths[row])
+            ids = split.ids[row, -length:] if padding == "pre" else split.ids[row, :length]
+            logits = model(torch.as_tensor(ids)[None], torch.tensor([length]))
+            label = torch.as_tensor(split.labels[row : row + 1])
+            losses.append(float(classification_loss(logits, label)))
+            hits += int(predicted_labels(logits)[0] == label[0])
+    loss, accuracy = evaluate_split(model, split, padding=padding, batch_size=4)
+    assert accuracy == hits / len(split)
+    assert loss == pytest.approx(sum(losses) / len(split), rel=1e-5)
 
 
 def test_evaluation_does_not_depend_on_the_batch_size():

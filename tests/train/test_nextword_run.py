@@ -16,6 +16,7 @@ import torch
 from rnnlab.diagnostics.nextword_leaks import audit_for_training
 from rnnlab.models.bidirectional_lm import BidirectionalLM
 from rnnlab.train import CheckpointError, load_checkpoint, load_run, train_classifier
+from rnnlab.train.checkpoint import save_checkpoint
 from rnnlab.train.nextword_run import NextWordRun, load_nextword_run, train_nextword_run
 from tests.train.helpers import synthetic_data, tiny_config
 from tests.train.nextword_helpers import data_config, model_config, train_config, write_texts
@@ -94,6 +95,34 @@ def test_sigkill_after_an_epoch_then_resume_is_bit_identical(texts, tmp_path):
     resumed = train(texts, tmp_path / "killed", epochs=3, softmax="adaptive", resume=True)
     whole = train(texts, tmp_path / "whole", epochs=3, softmax="adaptive")
     assert resumed.resumed_from == 2
+    assert_same_weights(resumed.run.model, whole.run.model)
+
+
+def test_a_bucketed_run_resumes_bit_identically(texts, tmp_path):
+    bucketed = dataclasses.replace(train_config(2), bucket_pool_batches=2)
+    def run(out: Path, epochs: int, **options):
+        return train_nextword_run(data_config(texts), model_config(),
+                                  dataclasses.replace(bucketed, epochs=epochs), out,
+                                  **QUIET, **options)
+    whole = run(tmp_path / "whole", 2)
+    run(tmp_path / "split", 1)
+    resumed = run(tmp_path / "split", 2, resume=True)
+    assert_same_weights(resumed.run.model, whole.run.model)
+    assert json.loads((tmp_path / "whole" / "config.json").read_text())["train"][
+        "bucket_pool_batches"] == 2
+    plain = train(texts, tmp_path / "plain", epochs=2, audit=None)
+    assert not torch.equal(plain.run.model.state_dict()["embedding.weight"],
+                           whole.run.model.state_dict()["embedding.weight"])
+
+
+def test_a_run_saved_before_bucketing_existed_resumes_as_a_plain_shuffle(texts, tmp_path):
+    train(texts, tmp_path / "old", epochs=1, audit=None)
+    checkpoint = tmp_path / "old" / "checkpoint.pt"
+    payload = load_checkpoint(checkpoint)
+    del payload["train_config"]["bucket_pool_batches"]  # as the run was saved then
+    save_checkpoint(checkpoint, payload)
+    resumed = train(texts, tmp_path / "old", epochs=2, audit=None, resume=True)
+    whole = train(texts, tmp_path / "whole", epochs=2, audit=None)
     assert_same_weights(resumed.run.model, whole.run.model)
 
 

@@ -96,6 +96,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     nextword.add_argument("--hidden-size", type=_POSITIVE, default=128,
                           help="LSTM units per direction")
     nextword.add_argument("--batch-size", type=_POSITIVE, default=16, help="reviews per batch")
+    nextword.add_argument("--bucket-pool-batches", type=_POSITIVE, default=1, metavar="N",
+                          help="batch texts of similar length together: shuffle, sort pools "
+                               "of N batches by length, shuffle the batches (50: ~3x fewer "
+                               "computed tokens on IMDB at --max-tokens 1000, a ~3x faster "
+                               "epoch); default 1, a plain shuffle")
     nextword.add_argument("--learning-rate", type=float, default=3e-3,
                           help="Adam learning rate")
     nextword.add_argument("--seed", type=int, default=0,
@@ -156,7 +161,8 @@ def _train_run(args: argparse.Namespace) -> int:
                              embedding_size=args.embedding_size, hidden_size=args.hidden_size,
                              dropout=args.dropout, softmax=args.softmax, cutoffs=args.cutoffs)
     train = NextWordTrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                                learning_rate=args.learning_rate, seed=args.seed)
+                                learning_rate=args.learning_rate, seed=args.seed,
+                                bucket_pool_batches=args.bucket_pool_batches)
     result = train_nextword_run(data, model, train, run_dir, resume=args.resume,
                                 progress=not args.no_progress, audit=audit_for_training)
     print("\n" + "\n".join(summary_lines(result)))
@@ -172,6 +178,7 @@ def _compare(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens, max_reviews=args.max_reviews,
         embedding_size=args.embedding_size, hidden_size=args.hidden_size,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        bucket_pool_batches=args.bucket_pool_batches,
     )  # fmt: skip
     variant = args.variant or "both"
     results = compare_next_word(config, _GROUPS.get(variant, (variant,)),

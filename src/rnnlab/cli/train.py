@@ -143,6 +143,11 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int, default=0, help="initial weights (default 0)")
     training.add_argument("--data-seed", type=int, help="batch order (default: --seed)")
     training.add_argument("--batch-size", type=_POSITIVE, default=32, help="(default 32)")
+    training.add_argument("--bucket-pool-batches", type=_POSITIVE, default=1, metavar="N",
+                          help="with --masked: batch reviews of similar length together "
+                               "(shuffle, sort pools of N batches by length, shuffle the "
+                               "batches); 50 computes ~3x fewer tokens on IMDB at --maxlen "
+                               "1000 (default 1: a plain shuffle, as Keras fit)")
     training.add_argument("--lr", type=float, default=1e-3,
                           help="Adam learning rate (default 1e-3)")
     training.add_argument("--lr-decay", type=float, default=1.0, metavar="FACTOR",
@@ -198,7 +203,8 @@ def _train(args: argparse.Namespace) -> int:
     config = classifier_config_for(data, args.arch, masked=args.masked, **overrides)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                lr_decay=args.lr_decay, lr_decay_after=args.lr_decay_after,
-                               clip_grad_norm=args.clip, patience=args.patience)
+                               clip_grad_norm=args.clip, patience=args.patience,
+                               bucket_pool_batches=args.bucket_pool_batches)
     print(dataset.summary())
     print(f"model: {config.label} cell={config.resolved_cell} layers={config.num_layers} "
           f"bidirectional={config.bidirectional} pooling={config.pooling} "

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from rnnlab.data import PAD_TOKEN, UNK_TOKEN, Vocab, VocabConfig
+from rnnlab.data import PAD_TOKEN, UNK_TOKEN, BucketConfig, Vocab, VocabConfig, bucket_batches
 from rnnlab.data.nextword_sources import NextWordDataConfig, load_nextword_texts
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from rnnlab.train.progress import progress_enabled
@@ -56,6 +56,12 @@ class NextWordConfig:
     learning_rate: float = 3e-3  # Adam
     max_grad_norm: float = 5.0
     seed: int = 0
+    bucket_pool_batches: int = 1  # >1: texts of similar length batched together
+
+    def __post_init__(self) -> None:
+        value = self.bucket_pool_batches
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"bucket_pool_batches must be an int >= 1, got {value!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +149,34 @@ def shuffled_batches(
         yield data.ids[index][:, : int(lengths.max())], lengths
 
 
+def bucketed_batches(
+    data: NextWordData, batch_size: int, pool_batches: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """As :func:`shuffled_batches`, with texts of similar length batched together
+    (:func:`rnnlab.data.bucket_batches` over pools of ``pool_batches`` batches).
+
+    A random batch of IMDB reviews is padded to its longest one, so most of its positions
+    are padding (3.5x the real tokens at 1,000 tokens, batch 64); sorted pools compute little
+    more than the real ones. The pools' seed is drawn from ``generator``, whose state a
+    checkpoint keeps: a resumed run sees the batches an uninterrupted one would.
+    """
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    config = BucketConfig(batch_size=batch_size, pool_batches=pool_batches)
+    for index in bucket_batches(data.lengths.numpy(), config, seed=seed):
+        rows = torch.from_numpy(index)
+        lengths = data.lengths[rows]
+        yield data.ids[rows][:, : int(lengths.max())], lengths
+
+
+def epoch_batches(
+    data: NextWordData, batch_size: int, pool_batches: int, generator: torch.Generator
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch's batches: plain shuffled (``pool_batches == 1``) or length-bucketed."""
+    if pool_batches == 1:
+        return list(shuffled_batches(data, batch_size, generator))
+    return list(bucketed_batches(data, batch_size, pool_batches, generator))
+
+
 def train_next_word(
     model: BidirectionalLM,
     train: NextWordData,
@@ -159,7 +193,7 @@ def train_next_word(
     for epoch in range(1, config.epochs + 1):
         start, total, count = time.perf_counter(), 0.0, 0
         model.train()
-        batches = list(shuffled_batches(train, config.batch_size, generator))
+        batches = epoch_batches(train, config.batch_size, config.bucket_pool_batches, generator)
         for ids, lengths in tqdm(batches, desc=f"epoch {epoch}",
                                  disable=not progress_enabled(progress), leave=False):
             loss = next_word_loss(model(ids, lengths=lengths), ids, lengths)

@@ -54,6 +54,18 @@ def index_batches(count: int, batch_size: int) -> list[np.ndarray]:
             for start in range(0, count, batch_size)]
 
 
+def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Index batches ``(batch,)`` covering every example once, shortest examples first.
+
+    For a masked model, whose batches are trimmed to their longest example: sorted, a
+    batch computes little padding (random IMDB batches of 256 at 1,000 tokens compute 3.6x
+    the real tokens, sorted ones 1.02-1.17x), and a masked model's scores do not depend on
+    which examples share a batch.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable").astype(np.int64)
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 @torch.no_grad()
 def evaluate_split(
     model: nn.Module, split: EncodedSplit, *, padding: str, batch_size: int = 256,
@@ -62,7 +74,8 @@ def evaluate_split(
     """(mean loss, accuracy) of ``model`` on ``split``, in eval mode.
 
     Batches are trimmed to their longest sequence only when the model is masked (see
-    :func:`is_masked`). ``progress`` shows a bar on a terminal (never in a log or a pipe).
+    :func:`is_masked`), and then formed in order of length (:func:`length_sorted_batches`).
+    ``progress`` shows a bar on a terminal (never in a log or a pipe).
     """
     if len(split) == 0:
         return float("nan"), float("nan")
@@ -70,7 +83,8 @@ def evaluate_split(
     model.eval()
     trim = is_masked(model)
     total_loss, correct = 0.0, 0
-    batches = index_batches(len(split), batch_size)
+    batches = (length_sorted_batches(split.lengths, batch_size) if trim
+               else index_batches(len(split), batch_size))
     for index in tqdm(batches, desc=description, unit="batch", leave=False, file=sys.stderr,
                       disable=not progress_enabled(progress)):
         ids, lengths, labels = batch_tensors(split.ids, split.lengths, split.labels, index,

@@ -62,16 +62,23 @@ def evaluate_directions(
     model: BidirectionalLM, data: NextWordData, batch_size: int = 64
 ) -> dict[str, DirectionScore]:
     """Loss, accuracy and token count per direction over every scored position of ``data``,
-    in eval mode (the model's mode is restored)."""
+    in eval mode (the model's mode is restored).
+
+    Texts are batched in order of length, each batch cut to its longest text: the sums do
+    not depend on the order, and sorted batches compute little padding (random ones on IMDB
+    3.6x the real tokens).
+    """
     was_training = model.training
     model.eval()
     nll = dict.fromkeys(DIRECTIONS, 0.0)
     correct = dict.fromkeys(DIRECTIONS, 0)
     total = dict.fromkeys(DIRECTIONS, 0)
+    by_length = torch.argsort(data.lengths, stable=True)
     try:
         for start in range(0, len(data.ids), batch_size):
-            lengths = data.lengths[start : start + batch_size]
-            ids = data.ids[start : start + batch_size, : int(lengths.max())]
+            rows = by_length[start : start + batch_size]
+            lengths = data.lengths[rows]
+            ids = data.ids[rows][:, : int(lengths.max())]
             for name, (rows, targets) in scored_rows(model, ids, lengths).items():
                 if not len(targets):
                     continue
