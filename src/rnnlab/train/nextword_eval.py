@@ -65,8 +65,8 @@ def evaluate_directions(
     in eval mode (the model's mode is restored).
 
     Texts are batched in order of length, each batch cut to its longest text: the sums do
-    not depend on the order, and sorted batches compute little padding (random ones on IMDB
-    3.6x the real tokens).
+    not depend on the order (up to float rounding), and sorted batches compute little
+    padding (random ones on IMDB 3.6x the real tokens).
     """
     was_training = model.training
     model.eval()
@@ -76,9 +76,9 @@ def evaluate_directions(
     by_length = torch.argsort(data.lengths, stable=True)
     try:
         for start in range(0, len(data.ids), batch_size):
-            rows = by_length[start : start + batch_size]
-            lengths = data.lengths[rows]
-            ids = data.ids[rows][:, : int(lengths.max())]
+            texts = by_length[start : start + batch_size]
+            lengths = data.lengths[texts]
+            ids = data.ids[texts][:, : int(lengths.max())]
             for name, (rows, targets) in scored_rows(model, ids, lengths).items():
                 if not len(targets):
                     continue
