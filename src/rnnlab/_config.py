@@ -13,3 +13,12 @@ def check_known_keys(data: dict[str, Any], cls: type, what: str) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown {what}(s) {unknown}; allowed: {sorted(known)}")
+
+
+def check_positive_ints(config: object, names: tuple[str, ...]) -> None:
+    """Raise ``ValueError("{name} must be an int >= 1, got ...")`` for the first field of
+    ``config`` named in ``names`` that is not an int >= 1 (a bool is not one)."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from rnnlab._config import check_positive_ints
 from rnnlab.data import PAD_TOKEN, UNK_TOKEN, BucketConfig, Vocab, VocabConfig, bucket_batches
 from rnnlab.data.nextword_sources import NextWordDataConfig, load_nextword_texts
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
@@ -59,9 +60,7 @@ class NextWordConfig:
     bucket_pool_batches: int = 1  # >1: texts of similar length batched together
 
     def __post_init__(self) -> None:
-        value = self.bucket_pool_batches
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"bucket_pool_batches must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("bucket_pool_batches",))
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,9 +143,13 @@ def shuffled_batches(
     ``generator``; each batch cut to its longest text."""
     order = torch.randperm(len(data.ids), generator=generator)
     for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        lengths = data.lengths[index]
-        yield data.ids[index][:, : int(lengths.max())], lengths
+        yield _trimmed(data, order[start : start + batch_size])
+
+
+def _trimmed(data: NextWordData, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids (batch, longest), lengths (batch,))`` of the texts ``rows``."""
+    lengths = data.lengths[rows]
+    return data.ids[rows][:, : int(lengths.max())], lengths
 
 
 def bucketed_batches(
@@ -163,9 +166,7 @@ def bucketed_batches(
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     config = BucketConfig(batch_size=batch_size, pool_batches=pool_batches)
     for index in bucket_batches(data.lengths.numpy(), config, seed=seed):
-        rows = torch.from_numpy(index)
-        lengths = data.lengths[rows]
-        yield data.ids[rows][:, : int(lengths.max())], lengths
+        yield _trimmed(data, torch.from_numpy(index))
 
 
 def epoch_batches(

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm.auto import tqdm
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, check_positive_ints
 from rnnlab.data.nextword_sources import NextWordDataConfig, load_nextword_texts, resolved
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from rnnlab.train.checkpoint import (
@@ -104,10 +104,8 @@ class NextWordTrainConfig:
     bucket_pool_batches: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size", "bucket_pool_batches"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("epochs", "batch_size", "eval_batch_size",
+                                   "bucket_pool_batches"))
         if not self.learning_rate > 0 or not self.max_grad_norm > 0:
             raise ValueError(f"learning_rate and max_grad_norm must be > 0, got "
                              f"{self.learning_rate}, {self.max_grad_norm}")
