@@ -60,6 +60,7 @@ def test_dict_round_trip_and_frozen():
         ({"cell": "transformer"}, "cell must be one of"),
         ({"pooling": "median"}, "pooling must be one of"),
         ({"hidden_size": 0}, "hidden_size must be an int >= 1, got 0"),
+        ({"num_layers": True}, "num_layers must be an int >= 1, got True"),
         ({"num_classes": 1}, "num_classes must be an int >= 2"),
         ({"dense_size": -1}, "dense_size must be an int >= 0"),
         ({"padding": "left"}, "padding must be one of"),

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab._config import check_positive_ints
 from rnnlab.embeddings.vectors import WordVectors
 
 __all__ = ["ALGORITHMS", "Word2VecConfig", "train_word2vec", "word2vec_on_dataset"]
@@ -41,13 +42,7 @@ class Word2VecConfig:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {list(ALGORITHMS)}, got {self.algorithm!r}")
-        for name in ("dim", "window", "min_count", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(self.negative, bool) or not isinstance(self.negative, int) \
-                or self.negative < 1:
-            raise ValueError(f"negative must be an int >= 1, got {self.negative!r}")
+        check_positive_ints(self, ("dim", "window", "min_count", "epochs", "negative"))
         if not 0.0 <= self.sample < 1.0:
             raise ValueError(f"sample must be in [0, 1), got {self.sample!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) \

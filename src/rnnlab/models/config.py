@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, check_positive_ints
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.models.arrangements import model_label, parse_arrangement
 
@@ -75,10 +75,7 @@ class ClassifierConfig:
             # A string flag ("false", "no") is truthy: take only real booleans.
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("vocab_size", "embedding_size", "hidden_size", "num_layers"))
         if not _is_int(self.num_classes) or self.num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
         if not _is_int(self.dense_size) or self.dense_size < 0:

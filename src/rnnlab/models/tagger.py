@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, check_positive_ints
 from rnnlab.core.layers import Recurrent
 from rnnlab.core.padding import is_tracing, lengths_to_mask
 from rnnlab.core.registry import ALL_CELLS
@@ -48,12 +48,9 @@ class TaggerConfig:
     crf: bool = False  # a CRF output layer instead of independent per-token softmaxes
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "num_chars", "num_tags", "word_embedding_size",
-                     "char_embedding_size", "char_size", "char_width", "hidden_size",
-                     "num_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("vocab_size", "num_chars", "num_tags", "word_embedding_size",
+                                   "char_embedding_size", "char_size", "char_width",
+                                   "hidden_size", "num_layers"))
         if self.char_features not in CHAR_FEATURES:
             raise ValueError(f"char_features must be one of {list(CHAR_FEATURES)}, "
                              f"got {self.char_features!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, check_positive_ints
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,8 @@ class TrainConfig:
     eval_batch_size: int = 256  # evaluation only: larger batches, same numbers
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "bucket_pool_batches", "eval_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("epochs", "batch_size", "bucket_pool_batches",
+                                   "eval_batch_size"))
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, int | float) or not (
@@ -47,7 +45,9 @@ class TrainConfig:
                              f"got {self.lr_decay_after!r}")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+        if self.patience is not None and (isinstance(self.patience, bool)
+                                          or not isinstance(self.patience, int)
+                                          or self.patience < 1):
             raise ValueError(f"patience must be an int >= 1 or None, got {self.patience!r}")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
