@@ -5,33 +5,20 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SENTENCES = [
-    "the cat sat on the mat",
-    "the dog sat on the log",
-    "a cat saw a dog",
-    "the dog saw the cat on the mat",
-]
+from tests.cli.helpers import run_rnnlab, write_ptb_corpus
 
 
 def rnnlab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rnnlab", *args], capture_output=True, text=True, timeout=120
-    )
+    return run_rnnlab(*args, timeout=120)
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    (folder / "train.txt").write_text("\n".join(SENTENCES * 5) + "\n")
-    (folder / "valid.txt").write_text("\n".join(SENTENCES[:2]) + "\n")
-    (folder / "test.txt").write_text("\n".join(SENTENCES[2:]) + "\n")
-    return folder
+    return write_ptb_corpus(tmp_path / "tiny", train_repeats=5, held_out_repeats=1)
 
 
 def train_args(corpus: Path, out: Path, epochs: int) -> list[str]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from rnnlab.cli import main
+from tests.cli.helpers import run_rnnlab
 from tests.models.tagging_grammar import sentences
 
 TINY = ["--embedding-size", "8", "--char-size", "6", "--hidden-size", "12", "--dropout", "0",
@@ -18,8 +18,7 @@ FIXTURE_BROWN = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "bro
 
 
 def rnnlab(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnnlab", *args], capture_output=True,
-                          text=True, timeout=180, input=stdin)
+    return run_rnnlab(*args, timeout=180, stdin=stdin)
 
 
 def write_tsv(path: Path, tagged) -> None:
