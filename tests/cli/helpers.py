@@ -30,3 +30,22 @@ def write_ptb_corpus(folder: Path, train_repeats: int, held_out_repeats: int) ->
     (folder / "valid.txt").write_text("\n".join(SENTENCES[:2] * held_out_repeats) + "\n")
     (folder / "test.txt").write_text("\n".join(SENTENCES[2:] * held_out_repeats) + "\n")
     return folder
+
+
+def train_tiny_lm_run(tmp_path: Path, held_out_repeats: int) -> Path:
+    """A one-epoch ``rnnlab lm train --preset small`` run on a three-sentence corpus, trained
+    in this process (``rnnlab.cli.main``); returns its run directory ``tmp_path/lm``."""
+    from rnnlab.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentences = ["the cat sat on the mat", "a dog saw the cat", "the dog sat on a log"]
+    for split, repeats in (("train", 6), ("valid", held_out_repeats),
+                           ("test", held_out_repeats)):
+        (corpus / f"{split}.txt").write_text("\n".join(sentences * repeats) + "\n")
+    run_dir = tmp_path / "lm"
+    code = main(["lm", "train", "--corpus", str(corpus), "--preset", "small", "--epochs", "1",
+                 "--batch-size", "2", "--bptt", "4", "--eval-batch-size", "2",
+                 "--out", str(run_dir), "--threads", "1", "--no-progress"])
+    assert code == 0, f"rnnlab lm train exited {code}"
+    return run_dir

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rnnlab.cli import main
+from tests.cli.helpers import train_tiny_lm_run
 
 
 @pytest.mark.parametrize("args,exit_code,verdict", [
@@ -35,15 +36,7 @@ def test_needs_exactly_one_of_a_run_and_a_demo_model(capsys):
 
 
 def test_a_trained_lm_run_passes_its_causal_contract(tmp_path, capsys):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    sentences = ["the cat sat on the mat", "a dog saw the cat", "the dog sat on a log"]
-    for split, repeats in (("train", 6), ("valid", 2), ("test", 2)):
-        (corpus / f"{split}.txt").write_text("\n".join(sentences * repeats) + "\n")
-    run_dir = tmp_path / "lm"
-    assert main(["lm", "train", "--corpus", str(corpus), "--preset", "small", "--epochs", "1",
-                 "--batch-size", "2", "--bptt", "4", "--eval-batch-size", "2",
-                 "--out", str(run_dir), "--threads", "1", "--no-progress"]) == 0
+    run_dir = train_tiny_lm_run(tmp_path, held_out_repeats=2)
     capsys.readouterr()
     assert main(["audit", str(run_dir), "--batch", "2", "--time", "8"]) == 0
     out = capsys.readouterr().out

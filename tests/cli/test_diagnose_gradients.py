@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnlab.cli import main
+from tests.cli.helpers import train_tiny_lm_run
 
 SMALL = ["--batch", "3", "--time", "12", "--input", "5", "--hidden", "6"]
 FILES = {"gradient_flow.png", "gradient_flow_decay.csv", "gradient_flow_curves.csv",
@@ -77,15 +78,7 @@ def test_a_classifier_run_is_measured_at_init_and_trained_on_its_data(classifier
 
 
 def test_a_language_model_run_is_measured_on_its_corpus(tmp_path, capsys):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    sentences = ["the cat sat on the mat", "a dog saw the cat", "the dog sat on a log"]
-    for split, repeats in (("train", 6), ("valid", 3), ("test", 3)):
-        (corpus / f"{split}.txt").write_text("\n".join(sentences * repeats) + "\n")
-    run_dir = tmp_path / "lm"
-    assert main(["lm", "train", "--corpus", str(corpus), "--preset", "small", "--epochs", "1",
-                 "--batch-size", "2", "--bptt", "4", "--eval-batch-size", "2",
-                 "--out", str(run_dir), "--threads", "1", "--no-progress"]) == 0
+    run_dir = train_tiny_lm_run(tmp_path, held_out_repeats=3)
     capsys.readouterr()
     assert main(["diagnose", "gradients", str(run_dir), "--batch", "3", "--time", "10"]) == 0
     printed = capsys.readouterr().out
