@@ -96,9 +96,13 @@ def test_study_runs_once_and_a_rerun_trains_nothing(tiny_study, tmp_path):
 def test_changing_a_study_under_the_same_name_is_refused(tiny_study, tmp_path):
     run_study(tiny_study.replace(runs=1, epochs=1), tmp_path / "study", progress=False,
               report=False)
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match="different config") as refused:
         run_study(tiny_study.replace(runs=1, epochs=2), tmp_path / "study", progress=False,
                   report=False)
+    # the message names what changed (only that) and the fixes a CLI user can apply
+    message = str(refused.value)
+    assert "epochs: stored 1, given 2" in message and "runs:" not in message
+    assert "--epochs" in message and "--out" in message
 
 
 def _write_study_file(study: StudyConfig, path: Path) -> Path:

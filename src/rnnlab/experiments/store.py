@@ -35,6 +35,7 @@ This module does not import torch, so reports and tools can read results cheaply
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -102,10 +103,15 @@ class ResultStore(StoreConnection):
                 return int(cursor.lastrowid)  # type: ignore[arg-type]
             if row["config_json"] != config_json:
                 if not replace_config:
+                    changed = _changed_keys(json.loads(row["config_json"]),
+                                            json.loads(config_json))
                     raise ValueError(
                         f"study {name!r} already exists in {self._path} with a different "
-                        f"config (stored {row['config_json']}, given {config_json}); use "
-                        "another study name, or replace_config=True to overwrite it"
+                        f"config: {changed}. To resume it, run it with the settings it was "
+                        "started with (rnnlab compare: the same --study/--profile, --runs, "
+                        "--epochs, --arrangements and --data); to run the changed study, give "
+                        "it its own directory (--out) or name. (Python: "
+                        "ensure_study(..., replace_config=True) overwrites the stored config.)"
                     )
                 connection.execute(
                     "UPDATE studies SET config_json = ? WHERE id = ?", (config_json, row["id"])
@@ -427,3 +433,13 @@ class ResultStore(StoreConnection):
         )
         counts.update({row["status"]: row["n"] for row in rows})
         return counts
+
+
+def _changed_keys(stored: Mapping[str, Any], given: Mapping[str, Any]) -> str:
+    """``"runs: stored 1, given 3; epochs: ..."`` for the top-level keys that differ."""
+    parts = []
+    for key in sorted(set(stored) | set(given)):
+        if stored.get(key) != given.get(key):
+            parts.append(f"{key}: stored {json.dumps(stored.get(key), sort_keys=True)}, "
+                         f"given {json.dumps(given.get(key), sort_keys=True)}")
+    return "; ".join(parts)
