@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from rnnlab.cli import main
-
-from .test_lm_cli import SENTENCES
+from tests.cli.helpers import SENTENCES
 
 LM_FLAGS = ["--preset", "small", "--batch-size", "3", "--bptt", "5", "--eval-batch-size", "2",
             "--threads", "1"]
