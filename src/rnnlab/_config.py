@@ -15,10 +15,15 @@ def check_known_keys(data: dict[str, Any], cls: type, what: str) -> None:
         raise ValueError(f"unknown {what}(s) {unknown}; allowed: {sorted(known)}")
 
 
+def is_int(value: Any) -> bool:
+    """True for an ``int`` that is not a ``bool`` (``True`` is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_positive_ints(config: object, names: tuple[str, ...]) -> None:
     """Raise ``ValueError("{name} must be an int >= 1, got ...")`` for the first field of
     ``config`` named in ``names`` that is not an int >= 1 (a bool is not one)."""
     for name in names:
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")

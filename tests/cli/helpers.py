@@ -25,10 +25,16 @@ def run_rnnlab(*args: str, timeout: float = 120,
 def write_ptb_corpus(folder: Path, train_repeats: int, held_out_repeats: int) -> Path:
     """``folder``/{train,valid,test}.txt: train holds every sentence ``train_repeats`` times;
     valid the first two and test the last two, each ``held_out_repeats`` times."""
+    return _write_splits(folder, {"train": SENTENCES * train_repeats,
+                                  "valid": SENTENCES[:2] * held_out_repeats,
+                                  "test": SENTENCES[2:] * held_out_repeats})
+
+
+def _write_splits(folder: Path, splits: dict[str, list[str]]) -> Path:
+    """``folder``/SPLIT.txt for each split, one sentence per line."""
     folder.mkdir()
-    (folder / "train.txt").write_text("\n".join(SENTENCES * train_repeats) + "\n")
-    (folder / "valid.txt").write_text("\n".join(SENTENCES[:2] * held_out_repeats) + "\n")
-    (folder / "test.txt").write_text("\n".join(SENTENCES[2:] * held_out_repeats) + "\n")
+    for split, lines in splits.items():
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return folder
 
 
@@ -37,12 +43,10 @@ def train_tiny_lm_run(tmp_path: Path, held_out_repeats: int) -> Path:
     in this process (``rnnlab.cli.main``); returns its run directory ``tmp_path/lm``."""
     from rnnlab.cli import main
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     sentences = ["the cat sat on the mat", "a dog saw the cat", "the dog sat on a log"]
-    for split, repeats in (("train", 6), ("valid", held_out_repeats),
-                           ("test", held_out_repeats)):
-        (corpus / f"{split}.txt").write_text("\n".join(sentences * repeats) + "\n")
+    corpus = _write_splits(tmp_path / "corpus", {"train": sentences * 6,
+                                                 "valid": sentences * held_out_repeats,
+                                                 "test": sentences * held_out_repeats})
     run_dir = tmp_path / "lm"
     code = main(["lm", "train", "--corpus", str(corpus), "--preset", "small", "--epochs", "1",
                  "--batch-size", "2", "--bptt", "4", "--eval-batch-size", "2",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rnnlab._config import check_known_keys, check_positive_ints
+from rnnlab._config import check_known_keys, check_positive_ints, is_int
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.models.arrangements import model_label, parse_arrangement
 
@@ -76,9 +76,9 @@ class ClassifierConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_positive_ints(self, ("vocab_size", "embedding_size", "hidden_size", "num_layers"))
-        if not _is_int(self.num_classes) or self.num_classes < 2:
+        if not is_int(self.num_classes) or self.num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {self.num_classes!r}")
-        if not _is_int(self.dense_size) or self.dense_size < 0:
+        if not is_int(self.dense_size) or self.dense_size < 0:
             raise ValueError(f"dense_size must be an int >= 0 (0 = no dense layer), "
                              f"got {self.dense_size!r}")
         if self.resolved_cell not in ALL_CELLS:
@@ -178,10 +178,6 @@ class ClassifierConfig:
         """A copy with ``changes`` applied (validated like the constructor)."""
         _check_keys(changes, "ClassifierConfig key")
         return replace(self, **changes)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # True is an int in Python
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:

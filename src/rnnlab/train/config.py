@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rnnlab._config import check_known_keys, check_positive_ints
+from rnnlab._config import check_known_keys, check_positive_ints, is_int
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,7 @@ class TrainConfig:
                              f"got {self.lr_decay_after!r}")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
-        if self.patience is not None and (isinstance(self.patience, bool)
-                                          or not isinstance(self.patience, int)
-                                          or self.patience < 1):
+        if self.patience is not None and (not is_int(self.patience) or self.patience < 1):
             raise ValueError(f"patience must be an int >= 1 or None, got {self.patience!r}")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
