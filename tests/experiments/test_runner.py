@@ -217,3 +217,50 @@ def test_a_claimed_run_waits_for_a_lock_its_dying_predecessor_still_holds(tmp_pa
     monkeypatch.setattr(run_training, "LOCK_WAIT_SECONDS", 0.3)
     with run_lock(run_dir), pytest.raises(RunLockedError, match="is being written by pid"):
         run_training.when_unlocked(lambda on_epoch: run_lock(run_dir).__enter__(), None)
+
+
+def test_a_study_grows_to_the_rows_of_the_same_study_run_at_once(tiny_study, tmp_path, capsys):
+    whole = tiny_study.replace(masked_arrangements=())
+    reference = run_study(whole, tmp_path / "reference", progress=False, report=False)
+    grown_dir = tmp_path / "grown"
+    run_study(whole.replace(arrangements=("MS_RST_biGRU",), runs=1), grown_dir, progress=False,
+              report=False)
+    run_study(whole.replace(arrangements=("MS_RST_biGRU",)), grown_dir, progress=False,
+              report=False)
+    assert "grows: runs 1 → 2" in capsys.readouterr().out
+    outcome = run_study(whole, grown_dir, progress=False, report=False)
+    assert "grows: arrangements + SS_RSF_LSTM" in capsys.readouterr().out
+    assert _final_rows(outcome.store_path) == _final_rows(reference.store_path)
+    with ResultStore(outcome.store_path) as store:  # the declared order, not the order added
+        assert store.study("tiny").config["arrangements"] == ["SS_RSF_LSTM", "MS_RST_biGRU"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])  # this process, or spawned workers given the run ids
+def test_a_selection_of_a_stored_study_trains_only_what_it_names(tiny_study, tmp_path, jobs):
+    whole = tiny_study.replace(masked_arrangements=(), runs=1, epochs=1)
+    study_dir = tmp_path / "study"
+    # the whole study is stored first (its runs pending), then one arrangement is asked for
+    with ResultStore(study_dir / "results.sqlite") as store:
+        from rnnlab.experiments.study_growth import grow_study_config
+
+        store.ensure_study(whole.name, whole.to_dict(), grow=grow_study_config)
+    outcome = run_study(whole.replace(arrangements=("MS_RST_biGRU",)), study_dir, jobs=jobs,
+                        threads=1, progress=False, report=False)
+    assert outcome.status_counts == {"pending": 0, "running": 0, "done": 1, "failed": 0}
+    outcome = run_study(whole, study_dir, progress=False, report=False)
+    assert outcome.status_counts["done"] == 2
+
+
+def test_a_growth_refused_for_changed_data_leaves_the_stored_study_as_it_was(tiny_study,
+                                                                            tmp_path):
+    from rnnlab.experiments.store import DataChangedError
+
+    small = tiny_study.replace(runs=1, epochs=1, masked_arrangements=())
+    outcome = run_study(small, tmp_path / "study", progress=False, report=False)
+    with Path(small.dataset).open("a", encoding="utf-8") as file:
+        file.write("good film,pos\n")
+    with pytest.raises(DataChangedError, match="changed"):
+        run_study(small.replace(runs=2), tmp_path / "study", progress=False, report=False)
+    with ResultStore(outcome.store_path) as store:
+        study = store.study("tiny")
+        assert study.config["runs"] == 1 and len(store.runs(study.id)) == 2

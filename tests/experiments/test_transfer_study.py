@@ -200,3 +200,19 @@ def test_fingerprints_follow_the_content_of_each_kind_of_artifact(tmp_path):
                             conditions={"elmo": {"encoder_run": "r"}, "baseline": {}})
     assert study_artifacts(study) == {"model.embedding_vectors": "v",
                                       "conditions.elmo.encoder_run": "r"}
+
+
+def test_the_report_compares_with_the_first_declared_condition_also_after_growth(tmp_path):
+    # "scratch" does not sort first: the store's sorted JSON alone would make "pooled" the
+    # reference. Grown from "pooled" alone, the declared order still puts "scratch" first.
+    pooled = {"pooling": "max"}
+    study = study_from_dict(_study(tmp_path, scratch={}, pooled=pooled))
+    run_study(study.replace(conditions={"pooled": pooled}), tmp_path / "study", jobs=1,
+              threads=1, progress=False, report=False)
+    outcome = run_study(study, tmp_path / "study", jobs=1, threads=1, progress=False)
+    assert outcome.status_counts["done"] == 4
+    report = outcome.report_markdown.read_text(encoding="utf-8")
+    assert "Does each condition beat scratch?" in report
+    assert "| `scratch` | `pooled` |" in report
+    with ResultStore(outcome.store_path) as store:
+        assert store.study("transfer-tiny").config["condition_order"] == ["scratch", "pooled"]

@@ -37,13 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--address", metavar="auto|HOST:PORT",
                          help="with --executor ray: the cluster's head (auto: the one this "
                               "machine runs; default: start Ray on this machine)")
-    compare.add_argument("--runs", type=int, help="override the number of runs")
+    compare.add_argument("--runs", type=int, help="override the number of runs (more than a "
+                         "stored study has: it grows, the trained runs are kept)")
     compare.add_argument("--epochs", type=int, help="override the epochs per run")
     compare.add_argument("--data", help="override the dataset: a name or a path (default: the "
                          f"study's; the profiles use imdb-short). {DATA_LOCATIONS_HELP}")
     add_download_option(compare)
     compare.add_argument("--arrangements", help="comma-separated arrangement names (the "
-                         "conditions of a study that has them, e.g. baseline,word2vec)")
+                         "conditions of a study that has them, e.g. baseline,word2vec); only "
+                         "these train, and a stored study grows by those it lacks")
     compare.add_argument("--retry-failed", action="store_true",
                          help="train failed (or abandoned) runs again, resuming from their "
                               "checkpoints (default: failed runs stay failed)")

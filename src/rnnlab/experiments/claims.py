@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 
 from .run_cost import run_cost
 from .store_records import RunRow
@@ -18,21 +19,26 @@ from .worker_identity import current_worker, is_alive_on_this_host
 __all__ = ["claim_next_pending", "release_dead_claims", "release_own_claims"]
 
 
-def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: str) -> RunRow | None:
+def claim_next_pending(connection: sqlite3.Connection, study_id: int, worker: str,
+                       only: Collection[int] | None = None) -> RunRow | None:
     """Mark a pending run of the lowest run_index as 'running' for ``worker``: the dearest
-    of them (see :mod:`.run_cost`), the lowest id among equals.
+    of them (see :mod:`.run_cost`), the lowest id among equals; only runs whose id is in
+    ``only`` when given.
 
     Run 0 of every condition still comes before any run 1 (a partial study covers every
     condition); within a run index the long runs go first, so the workers finish together.
     """
     rows = connection.execute(
-        "SELECT id, config_json FROM runs WHERE study_id = ? AND status = 'pending' AND "
-        "run_index = (SELECT MIN(run_index) FROM runs WHERE study_id = ? AND "
-        "status = 'pending') ORDER BY id",
-        (study_id, study_id),
+        "SELECT id, run_index, config_json FROM runs WHERE study_id = ? AND "
+        "status = 'pending' ORDER BY id", (study_id,)
     ).fetchall()
+    if only is not None:
+        wanted = set(only)
+        rows = [row for row in rows if row["id"] in wanted]
     if not rows:
         return None
+    first_index = min(row["run_index"] for row in rows)
+    rows = [row for row in rows if row["run_index"] == first_index]
     row = max(rows, key=lambda r: (run_cost(json.loads(r["config_json"])), -r["id"]))
     me = current_worker()
     connection.execute(

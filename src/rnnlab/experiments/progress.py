@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from rnnlab.experiments.store import ResultStore
@@ -22,13 +23,16 @@ class StudyProgress:
     terminal, and unless ``enabled`` is False (``--no-progress``), a tqdm bar naming the runs
     in training is drawn below those lines; ``enabled=False`` hides only the bar, never the
     results. Use as a context manager around the training; it polls the store from a thread
-    every ``interval`` seconds (with its own connection).
+    every ``interval`` seconds (with its own connection). Given ``only``, it counts only
+    the runs with those ids (the ones this invocation trains of a larger stored study).
     """
 
     def __init__(self, store: ResultStore, study_id: int, epochs_per_run: int, *,
-                 enabled: bool = True, interval: float = 1.0) -> None:
+                 enabled: bool = True, interval: float = 1.0,
+                 only: Collection[int] | None = None) -> None:
         self.store_path = Path(store.path)
         self.study_id = study_id
+        self.only = None if only is None else frozenset(only)
         self.epochs_per_run = epochs_per_run
         self.enabled = enabled
         self.interval = interval
@@ -45,8 +49,12 @@ class StudyProgress:
         if self._thread is not None:
             self._thread.join()
 
-    def _snapshot(self, store: ResultStore) -> tuple[int, int, str]:
+    def _runs(self, store: ResultStore) -> list[RunRow]:
         runs = store.runs(self.study_id)
+        return runs if self.only is None else [run for run in runs if run.id in self.only]
+
+    def _snapshot(self, store: ResultStore) -> tuple[int, int, str]:
+        runs = self._runs(store)
         total = len(runs) * self.epochs_per_run
         done = sum(self.epochs_per_run if run.status in ("done", "failed")
                    else (run.last_epoch or 0) for run in runs)
@@ -64,12 +72,11 @@ class StudyProgress:
         store = ResultStore(self.store_path)  # this thread's own connection
         bar = self._bar(store) if self.enabled and sys.stderr.isatty() else None
         started = time.monotonic()
-        reported = {run.id for run in store.runs(self.study_id)
-                    if run.status in ("done", "failed")}
+        reported = {run.id for run in self._runs(store) if run.status in ("done", "failed")}
         done_at_start, _, _ = self._snapshot(store)
         while True:
             stopped = self._stop.wait(self.interval)
-            runs = store.runs(self.study_id)
+            runs = self._runs(store)
             done, total, label = self._snapshot(store)
             for run in runs:
                 if run.status not in ("done", "failed") or run.id in reported:

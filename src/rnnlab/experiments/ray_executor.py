@@ -103,25 +103,26 @@ class RayExecutor:
         self.address = resolve_address(self.address)
 
     def __call__(self, store: ResultStore, study_id: int, study: StudyConfig,
-                 study_dir: Path, data: Any) -> None:
+                 study_dir: Path, data: Any, run_ids: tuple[int, ...] | None = None) -> None:
         ray = self._ray
         if self.address is None:
             ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
         else:
             ray.init(address=self.address, log_to_driver=False)
         try:
-            _Driver(ray, store, study_id, study_dir, data, self.threads).run()
+            _Driver(ray, store, study_id, study_dir, data, self.threads, run_ids).run()
         finally:
             ray.shutdown()
 
 
 class _Driver:
     def __init__(self, ray: Any, store: ResultStore, study_id: int, study_dir: Path,
-                 data: Any, threads: int) -> None:
+                 data: Any, threads: int, run_ids: tuple[int, ...] | None = None) -> None:
         self.ray, self.store, self.study_id, self.study_dir = ray, store, study_id, study_dir
         self.task = ray.remote(num_cpus=1, max_retries=0)(train_run)  # the driver retries
         self.data = ray.put(data)  # once for all tasks
         self.threads = threads
+        self.run_ids = run_ids  # the runs this invocation asked for (None: every pending)
         self.worker = f"ray-driver:{socket.gethostname()}:{os.getpid()}"
         self.flights: dict[Any, _Flight] = {}
 
@@ -130,7 +131,8 @@ class _Driver:
         try:
             while True:
                 while len(self.flights) < capacity and (
-                        run := self.store.claim_next_run(self.study_id, self.worker)):
+                        run := self.store.claim_next_run(self.study_id, self.worker,
+                                                         self.run_ids)):
                     self._submit(_Flight(run))
                 if not self.flights:
                     return

@@ -79,7 +79,9 @@ def write_report(
     else:
         accuracy_blocks, accuracy_figures = condition_sections(runs, epochs)
         # a study of named conditions (transfer): each against the first, e.g. "baseline"
-        reference = next(iter(study.config.get("conditions") or {}), None)
+        # (stores written before condition_order existed: the first name in sorted order)
+        order = study.config.get("condition_order") or list(study.config.get("conditions") or {})
+        reference = order[0] if order else None
         answer_blocks, answer_figures = question_sections(runs, reference)
         method = method_section()
     blocks += [*accuracy_blocks, *answer_blocks, *protocol_section(study, runs), *method]

@@ -7,13 +7,19 @@ about a tenth of the wall time. Handing out the dearest run first (Graham's LPT 
 leaves the cheap ones to fill in at the end.
 
 The estimate is the recurrent matrix products per token of a classifier's config (the work
-that dominates training), times its epochs; runs of other kinds (toy tasks) are all alike
-(cost 0), so they keep the store's order. Only the order of the claims changes: each run
-trains exactly as it would in any order (its own seed, its own checkpoint).
+that dominates training), times its epochs; a classifier that reads a pretrained bi-LM's
+features (``encoder_run``, the transfer study's elmo and finetune conditions) adds the
+bi-LM's own products, read from the run's ``config.json``: forward only when it is frozen
+(a third of a trained layer's forward + backward), all three passes when it is fine-tuned.
+Runs of other kinds (toy tasks) are all alike (cost 0), so they keep the store's order.
+Only the order of the claims changes: each run trains exactly as it would in any order (its
+own seed, its own checkpoint).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,13 +28,14 @@ _GATES = {"lstm": 4, "peephole": 4, "layernorm": 4, "cifg": 3, "gru": 3, "rnn": 
           "rnn_tanh": 1, "rnn_relu": 1}
 
 
-def recurrent_flops_per_token(model: Mapping[str, Any]) -> float:
+def recurrent_flops_per_token(model: Mapping[str, Any], extra_input: int = 0) -> float:
     """Forward multiply-add FLOPs per token of a classifier's recurrent layers, from its
-    config dict (:meth:`rnnlab.models.ClassifierConfig.to_dict`); 0 if it is not one."""
+    config dict (:meth:`rnnlab.models.ClassifierConfig.to_dict`); 0 if it is not one.
+    ``extra_input`` features sit beside the embedding (ELMo-style: ``2 × the bi-LM's hidden``)."""
     try:
         gates = _GATES.get(str(model.get("cell", "lstm")), 4)
         hidden = int(model.get("hidden_size", 128))
-        width = int(model.get("embedding_size", 64))
+        width = int(model.get("embedding_size", 64)) + extra_input
         layers = int(model.get("num_layers", 1))
         directions = 2 if model.get("bidirectional") else 1
     except (AttributeError, TypeError, ValueError):
@@ -40,10 +47,34 @@ def recurrent_flops_per_token(model: Mapping[str, Any]) -> float:
     return flops
 
 
+def bilm_flops_per_token(run_dir: str) -> tuple[float, int]:
+    """Forward FLOPs per token of a ``rnnlab lm nextword`` run's bi-LM without its softmax
+    (per direction: LSTM1 over the embedding, the skip dense layer, LSTM2 over LSTM1), and
+    the width of its features (``2 × hidden``); ``(0, 0)`` if its config cannot be read."""
+    try:
+        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as file:
+            model = json.load(file)["model"]
+        gates = _GATES.get(str(model.get("cell", "lstm")), 4)
+        embedding, hidden = int(model["embedding_size"]), int(model["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0, 0
+    per_direction = (2.0 * gates * hidden * (embedding + hidden) + 2.0 * embedding * hidden
+                     + 2.0 * gates * hidden * (hidden + hidden))
+    return 2 * per_direction, 2 * hidden
+
+
 def run_cost(config: Mapping[str, Any]) -> float:
-    """The relative cost of one run from its stored config (``{"model": ..., "epochs": ...}``)."""
+    """The relative cost of one run from its stored config (``{"model": ..., "epochs": ...}``),
+    in forward FLOPs per token of a trained (forward + backward) classifier, times epochs."""
     model = config.get("model")
     if not isinstance(model, Mapping):
         return 0.0
     epochs = config.get("epochs", 1)
-    return recurrent_flops_per_token(model) * (epochs if isinstance(epochs, int) else 1)
+    encoder_flops, encoder_width = 0.0, 0
+    if isinstance(model.get("encoder_run"), str):
+        encoder_flops, encoder_width = bilm_flops_per_token(model["encoder_run"])
+        # frozen: one forward pass against the classifier's three (forward + backward)
+        if model.get("encoder_training", "frozen") == "frozen":
+            encoder_flops /= 3
+    flops = recurrent_flops_per_token(model, encoder_width) + encoder_flops
+    return flops * (epochs if isinstance(epochs, int) else 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -89,13 +90,15 @@ def when_unlocked(train: Any, on_epoch: OnEpoch) -> FinalScores:
 
 
 def train_pending_runs(store: ResultStore, study_id: int, data: Any, study_dir: Path, *,
-                       worker: str, parent_pid: int | None = None) -> int:
-    """Claim and train the study's runs one at a time until none is pending (or, given
-    ``parent_pid``, until that parent process is gone). Returns the runs trained."""
+                       worker: str, parent_pid: int | None = None,
+                       only: Collection[int] | None = None) -> int:
+    """Claim and train the study's runs (those with an id in ``only`` when given) one at a
+    time until none is pending (or, given ``parent_pid``, until that parent process is
+    gone). Returns the runs trained."""
     trained = 0
     while parent_pid is None or os.getppid() == parent_pid:
         raise_if_interrupted()  # a Ctrl-C dropped since the last run (see interrupts)
-        run = store.claim_next_run(study_id, worker)
+        run = store.claim_next_run(study_id, worker, only)
         if run is None:
             break
         train_one_run(store, run, data, study_dir)

@@ -41,6 +41,7 @@ from rnnlab.experiments.run_training import (
 )
 from rnnlab.experiments.store import ResultStore
 from rnnlab.experiments.study import StudyConfig, expand_runs
+from rnnlab.experiments.study_growth import describe_growth, grow_study_config
 from rnnlab.experiments.toy_study import is_toy_study
 from rnnlab.experiments.workers import run_workers
 
@@ -52,7 +53,7 @@ STORE_FILE = "results.sqlite"
 REPORT_DIR = "report"
 # Trains a study's pending runs elsewhere (ray_executor.RayExecutor): store, study id, study,
 # study directory, the prepared data.
-Executor = Callable[[ResultStore, int, StudyConfig, Path, Any], None]
+Executor = Callable[[ResultStore, int, StudyConfig, Path, Any, tuple[int, ...] | None], None]
 
 
 class StudyInterruptedError(Exception):
@@ -119,7 +120,12 @@ def run_study(study: StudyConfig, study_dir: str | os.PathLike[str], *, jobs: in
             rebuild it by resuming every run from its checkpoint in ``runs/``.
         executor: trains the pending runs instead of this machine's workers (``jobs`` and
             ``threads`` unused), e.g. a :class:`~rnnlab.experiments.ray_executor.RayExecutor`;
-            called as ``executor(store, study_id, study, study_dir, data)``.
+            called as ``executor(store, study_id, study, study_dir, data, run_ids)`` with the
+            ids of the runs ``study`` asks for.
+
+    A ``study_dir`` that already holds the study grows to take more runs, arrangements or
+    conditions (:mod:`rnnlab.experiments.study_growth`); only the runs ``study`` names are
+    trained, and the report covers every run stored.
 
     Raises:
         StudyInterruptedError: on Ctrl-C, after every claim was released.
@@ -158,16 +164,14 @@ def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs
     store = ResultStore(store_path)
     study_id = None
     try:
-        study_id = store.ensure_study(study.name, study.to_dict())
-        store.check_data(study_id, study.dataset, data.fingerprint())
-        store.check_artifacts(study_id, study_fingerprints(study))
-        store.add_runs(study_id, study.expand_runs(data) if is_toy_study(study) else
-                       expand_runs(study, vocab_size=len(data.vocab),
-                                   num_classes=data.num_classes))
+        study_id = _ensure_grown_study(store, study, data)
+        run_ids = store.add_runs(study_id, study.expand_runs(data) if is_toy_study(study) else
+                                 expand_runs(study, vocab_size=len(data.vocab),
+                                             num_classes=data.num_classes))
         if retry_failed:
             store.retry_failed(study_id)
         _train_pending(store, study_id, study, study_dir, data, jobs, threads, progress,
-                       executor)
+                       executor, run_ids)
         raise_if_interrupted()  # a Ctrl-C dropped after the last run closed (see interrupts)
         return store.status_counts(study_id)
     except KeyboardInterrupt:
@@ -179,20 +183,46 @@ def _run_in_store(study: StudyConfig, study_dir: Path, store_path: Path, *, jobs
         store.close()
 
 
+def _ensure_grown_study(store: ResultStore, study: StudyConfig, data: Any) -> int:
+    """The study's id, created or grown by what ``study`` adds (and said so), its data and
+    pretrained files checked first: a refused invocation leaves the stored config as it was."""
+    try:
+        before = store.study(study.name)
+    except LookupError:
+        before = None
+    if before is not None:
+        _check_inputs(store, before.id, study, data)
+    study_id = store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)
+    if before is None:
+        _check_inputs(store, study_id, study, data)
+    else:
+        growth = describe_growth(before.config, store.study(study.name).config)
+        if growth:
+            print(f"study {study.name!r} grows: {growth} (the runs already stored are kept)",
+                  flush=True)
+    return study_id
+
+
+def _check_inputs(store: ResultStore, study_id: int, study: StudyConfig, data: Any) -> None:
+    store.check_data(study_id, study.dataset, data.fingerprint())
+    store.check_artifacts(study_id, study_fingerprints(study))
+
+
 def _train_pending(store: ResultStore, study_id: int, study: StudyConfig, study_dir: Path,
                    data: Any, jobs: int, threads: int | None, progress: bool,
-                   executor: Executor | None = None) -> None:
+                   executor: Executor | None = None,
+                   run_ids: tuple[int, ...] | None = None) -> None:
     from rnnlab.experiments.progress import StudyProgress
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    with StudyProgress(store, study_id, study.epochs, enabled=progress):
+    with StudyProgress(store, study_id, study.epochs, enabled=progress, only=run_ids):
         if executor is not None:
-            executor(store, study_id, study, study_dir, data)
+            executor(store, study_id, study, study_dir, data, run_ids)
         elif jobs == 1:
             from rnnlab.cpu_threads import governed_threads
 
             with governed_threads(threads):  # fewer while other processes take the cores
                 train_pending_runs(store, study_id, data, study_dir,
-                                   worker=f"{socket.gethostname()}:{os.getpid()}")
+                                   worker=f"{socket.gethostname()}:{os.getpid()}", only=run_ids)
         else:
-            run_workers(store.path, study, study_dir, jobs, threads)
+            run_workers(store.path, study, study_dir, jobs, threads, run_ids)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -79,14 +79,21 @@ class ResultStore(StoreConnection):
     # -- studies --------------------------------------------------------------------
 
     def ensure_study(
-        self, name: str, config: Mapping[str, Any] | Any, *, replace_config: bool = False
+        self, name: str, config: Mapping[str, Any] | Any, *, replace_config: bool = False,
+        grow: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
     ) -> int:
         """Create study ``name`` or return the id of the existing one.
 
+        ``grow(stored, given)`` returns the config to store when the given one differs (the
+        runner's is :func:`~rnnlab.experiments.study_growth.grow_study_config`: more runs,
+        arrangements or conditions), or raises ValueError naming what may not change; it
+        runs inside the write transaction, so two processes growing one study both land.
+
         Raises:
-            ValueError: if a study of that name exists with a different config, unless
-                ``replace_config`` (then the stored study config is updated; each run
-                keeps the resolved config it was added with).
+            ValueError: if a study of that name exists with a different config that
+                ``grow`` refuses (or there is no ``grow``), unless ``replace_config`` (then
+                the stored study config is updated; each run keeps the resolved config it
+                was added with).
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"study name must be a non-empty str, got {name!r}")
@@ -101,18 +108,23 @@ class ResultStore(StoreConnection):
                     (name, config_json, utc_now()),
                 )
                 return int(cursor.lastrowid)  # type: ignore[arg-type]
-            if row["config_json"] != config_json:
-                if not replace_config:
-                    changed = _changed_keys(json.loads(row["config_json"]),
-                                            json.loads(config_json))
+            if row["config_json"] != config_json and not replace_config:
+                stored, given = json.loads(row["config_json"]), json.loads(config_json)
+                try:
+                    if grow is None:
+                        raise ValueError(_changed_keys(stored, given))
+                    config_json = canonical_json(grow(stored, given), "study config")
+                except ValueError as error:
                     raise ValueError(
                         f"study {name!r} already exists in {self._path} with a different "
-                        f"config: {changed}. To resume it, run it with the settings it was "
-                        "started with (rnnlab compare: the same --study/--profile, --runs, "
-                        "--epochs, --arrangements and --data); to run the changed study, give "
-                        "it its own directory (--out) or name. (Python: "
-                        "ensure_study(..., replace_config=True) overwrites the stored config.)"
-                    )
+                        f"config: {error}. To resume it, run it with the settings it was "
+                        "started with (rnnlab compare: the same --study/--profile, --epochs "
+                        "and --data; more --runs or other --arrangements add runs); to run "
+                        "the changed study, give it its own directory (--out) or name. "
+                        "(Python: ensure_study(..., replace_config=True) overwrites the "
+                        "stored config.)"
+                    ) from None
+            if row["config_json"] != config_json:
                 connection.execute(
                     "UPDATE studies SET config_json = ? WHERE id = ?", (config_json, row["id"])
                 )
@@ -229,8 +241,10 @@ class ResultStore(StoreConnection):
                 run_ids.append(int(row["id"]))
         return tuple(run_ids)
 
-    def claim_next_run(self, study_id: int, worker: str) -> RunRow | None:
-        """Atomically take the next pending run (lowest run index first) for ``worker``.
+    def claim_next_run(self, study_id: int, worker: str,
+                       only: Collection[int] | None = None) -> RunRow | None:
+        """Atomically take the next pending run (lowest run index first) for ``worker``,
+        among the run ids ``only`` when given (the runs this invocation asked for).
 
         Returns None when nothing is pending. Before choosing, runs held by dead workers
         on this host are released (see the module docstring). Lowest run index first, so
@@ -238,7 +252,7 @@ class ResultStore(StoreConnection):
         """
         with self._write() as connection:
             release_dead_claims(connection, study_id)
-            return claim_next_pending(connection, study_id, worker)
+            return claim_next_pending(connection, study_id, worker, only)
 
     def release_dead_claims(self, study_id: int) -> int:
         """Release runs whose worker on this host died; returns how many."""

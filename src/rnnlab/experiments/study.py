@@ -144,6 +144,8 @@ class StudyConfig:
         data = json.loads(json.dumps(asdict(self)))
         if not self.conditions:  # studies stored before conditions existed still match
             del data["conditions"]
+        else:  # the store writes tables with sorted keys; the first condition is the reference
+            data["condition_order"] = list(self.conditions)
         return data
 
     def replace(self, **changes: Any) -> StudyConfig:
@@ -159,8 +161,11 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         from rnnlab.experiments.toy_study import toy_study_from_dict
 
         return toy_study_from_dict(data)  # type: ignore[return-value]
-    check_known_keys(data, StudyConfig, "study key")
     values = dict(data)
+    order = values.pop("condition_order", None)  # to_dict's record of the declared order
+    check_known_keys(values, StudyConfig, "study key")
+    if order is not None:
+        values["conditions"] = _in_condition_order(values.get("conditions"), order)
     for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
         value = values.get(name)
         if isinstance(value, str | bool):  # one name or flag for a list of one
@@ -168,6 +173,15 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         elif isinstance(value, list | tuple):
             values[name] = tuple(value)
     return StudyConfig(**values)
+
+
+def _in_condition_order(conditions: Any, order: Any) -> Any:
+    """``conditions`` in the order ``order`` names them (to_dict's ``condition_order``)."""
+    if not isinstance(conditions, dict) or not isinstance(order, list) or sorted(
+            map(str, order)) != sorted(conditions):
+        raise ValueError(f"condition_order must list the study's conditions "
+                         f"{sorted(conditions or {})} once each, got {order!r}")
+    return {name: conditions[name] for name in order}
 
 
 def load_study_file(path: str | Path, only_conditions: tuple[str, ...] | None = None

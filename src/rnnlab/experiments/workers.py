@@ -47,12 +47,14 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, worker: str,
-         threads: int | None, parent_pid: int | None = None) -> int:
-    """A worker: claim, train, record, until nothing is pending. Returns runs trained."""
+         threads: int | None, parent_pid: int | None = None,
+         run_ids: tuple[int, ...] | None = None) -> int:
+    """A worker: claim, train, record, until nothing is pending (of ``run_ids``, when
+    given). Returns runs trained."""
     try:
         try:
             return _work(store_path, study_name, study_dict, study_dir, worker, threads,
-                         parent_pid)
+                         parent_pid, run_ids)
         finally:
             if parent_pid is not None:
                 # Done: from here a Ctrl-C has nothing to stop, and raised during the exit
@@ -63,7 +65,8 @@ def work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wor
 
 
 def _work(store_path: str, study_name: str, study_dict: dict, study_dir: str, worker: str,
-          threads: int | None, parent_pid: int | None) -> int:
+          threads: int | None, parent_pid: int | None,
+          run_ids: tuple[int, ...] | None = None) -> int:
     if parent_pid is not None:
         _die_with_parent(parent_pid)
     if threads:
@@ -82,7 +85,7 @@ def _work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wo
     with contextlib.nullcontext() if parent_pid is not None else interrupt_once():
         try:
             trained = _claim_and_train(store, study_id, study, Path(study_dir), worker,
-                                       parent_pid)
+                                       parent_pid, run_ids)
         except KeyboardInterrupt:  # the parent says how to resume
             store.release_claims(study_id)
         except ValueError as error:
@@ -93,23 +96,25 @@ def _work(store_path: str, study_name: str, study_dict: dict, study_dir: str, wo
 
 
 def _claim_and_train(store: ResultStore, study_id: int, study: StudyConfig, study_dir: Path,
-                     worker: str, parent_pid: int | None) -> int:
+                     worker: str, parent_pid: int | None,
+                     run_ids: tuple[int, ...] | None = None) -> int:
     data = prepare_data(study)
     # The parent checked the data; a file changed since then must not be trained on.
     store.check_data(study_id, study.dataset, data.fingerprint())
     store.check_artifacts(study_id, study_fingerprints(study))
     return train_pending_runs(store, study_id, data, study_dir, worker=worker,
-                              parent_pid=parent_pid)
+                              parent_pid=parent_pid, only=run_ids)
 
 
 def run_workers(store_path: Path, study: StudyConfig, study_dir: Path, jobs: int,
-                threads: int) -> None:
-    """Train the study's pending runs in ``jobs`` spawned workers; Ctrl-C stops them all."""
+                threads: int, run_ids: tuple[int, ...] | None = None) -> None:
+    """Train the study's pending runs (those with an id in ``run_ids`` when given) in
+    ``jobs`` spawned workers; Ctrl-C stops them all."""
     context = multiprocessing.get_context("spawn")  # fork + torch threads is unsafe
     processes = [
         context.Process(target=work, args=(str(store_path), study.name, study.to_dict(),
                                            str(study_dir), f"worker-{index}", threads,
-                                           os.getpid()))
+                                           os.getpid(), run_ids))
         for index in range(jobs)
     ]
     # Workers start with SIGINT ignored and install their handler once they can take it.
