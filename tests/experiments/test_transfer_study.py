@@ -214,5 +214,7 @@ def test_the_report_compares_with_the_first_declared_condition_also_after_growth
     report = outcome.report_markdown.read_text(encoding="utf-8")
     assert "Does each condition beat scratch?" in report
     assert "| `scratch` | `pooled` |" in report
+    # the tables list the conditions as declared, not sorted ("pooled" would come first)
+    assert report.index("| `scratch` | 2/2 |") < report.index("| `pooled` | 2/2 |")
     with ResultStore(outcome.store_path) as store:
         assert store.study("transfer-tiny").config["condition_order"] == ["scratch", "pooled"]

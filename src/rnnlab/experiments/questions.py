@@ -114,11 +114,12 @@ class QuestionAnswer:
     absent_pairs: tuple[tuple[str, str], ...]  # pairs whose arrangements the study lacks
 
 
-def arrangement_order(names: Sequence[str]) -> list[str]:
-    """Distinct names, the seed's 12 first in the seed's order, then others sorted."""
+def arrangement_order(names: Sequence[str], declared: Sequence[str] = ()) -> list[str]:
+    """Distinct names: those in ``declared`` first in its order (a condition study's own
+    order), then the seed's 12 in the seed's order, then others sorted."""
     distinct = set(names)
-    seed_first = [name for name in SEED_ARRANGEMENTS if name in distinct]
-    return seed_first + sorted(distinct - set(SEED_ARRANGEMENTS))
+    first = [name for name in dict.fromkeys((*declared, *SEED_ARRANGEMENTS)) if name in distinct]
+    return first + sorted(distinct - set(first))
 
 
 def conditions_of(runs: Sequence[RunRow]) -> list[Condition]:
@@ -204,13 +205,16 @@ def answer_masking_question(runs: Sequence[RunRow], level: float = 0.95) -> list
 
 
 def answer_reference_question(runs: Sequence[RunRow], reference: str,
-                              level: float = 0.95) -> list[QuestionAnswer]:
+                              level: float = 0.95,
+                              declared: Sequence[str] = ()) -> list[QuestionAnswer]:
     """A study of named conditions (the transfer study): every condition against
-    ``reference`` (e.g. "baseline"), paired by run index, in each (dataset, masked)."""
+    ``reference`` (e.g. "baseline"), paired by run index, in each (dataset, masked), in the
+    ``declared`` order of the conditions."""
     answers = []
     for condition in conditions_of(runs):
         present = arrangement_order([run.arrangement for run in runs
-                                     if Condition(run.dataset, run.masked) == condition])
+                                     if Condition(run.dataset, run.masked) == condition],
+                                    declared)
         if reference not in present:
             continue
         question = Question(key="T", title=f"Does each condition beat {reference}?",

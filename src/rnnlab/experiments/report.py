@@ -77,12 +77,12 @@ def write_report(
         accuracy_blocks, accuracy_figures = toy_sections(runs, epochs)
         answer_blocks, answer_figures, method = [], [], toy_method_section()
     else:
-        accuracy_blocks, accuracy_figures = condition_sections(runs, epochs)
         # a study of named conditions (transfer): each against the first, e.g. "baseline"
         # (stores written before condition_order existed: the first name in sorted order)
         order = study.config.get("condition_order") or list(study.config.get("conditions") or {})
         reference = order[0] if order else None
-        answer_blocks, answer_figures = question_sections(runs, reference)
+        accuracy_blocks, accuracy_figures = condition_sections(runs, epochs, order)
+        answer_blocks, answer_figures = question_sections(runs, reference, order)
         method = method_section()
     blocks += [*accuracy_blocks, *answer_blocks, *protocol_section(study, runs), *method]
 

@@ -62,7 +62,8 @@ def protocol_section(study: StudyRow, runs: Sequence[RunRow]) -> list[Block]:
     """What produced the numbers: data, arrangements, runs, epochs, seeds and configs."""
     blocks: list[Block] = [Heading(2, "Data, protocol and configuration")]
     run_indices = sorted({run.run_index for run in runs})
-    arrangements = arrangement_order([run.arrangement for run in runs])
+    arrangements = arrangement_order([run.arrangement for run in runs],
+                                     study.config.get("condition_order") or ())
     labels = _labels(runs)
     blocks.append(
         Paragraph(
@@ -182,9 +183,10 @@ def _arrangement_rows(
 
 
 def condition_sections(
-    runs: Sequence[RunRow], epochs: Sequence[EpochRow]
+    runs: Sequence[RunRow], epochs: Sequence[EpochRow], declared: Sequence[str] = ()
 ) -> tuple[list[Block], list[Figure]]:
-    """Per condition: accuracy table, per-run table, range plot and learning curves."""
+    """Per condition: accuracy table, per-run table, range plot and learning curves, the
+    arrangements in ``declared`` first in its order (see ``arrangement_order``)."""
     epochs_by_run: dict[int, list[EpochRow]] = defaultdict(list)
     for epoch in epochs:
         epochs_by_run[epoch.run_id].append(epoch)
@@ -197,7 +199,7 @@ def condition_sections(
         accuracies: dict[str, list[float]] = {}
         curves: dict[str, tuple[list[int], list[float]]] = {}
         labels = _labels(in_condition)
-        for name in arrangement_order([run.arrangement for run in in_condition]):
+        for name in arrangement_order([run.arrangement for run in in_condition], declared):
             label = labels[name]  # the figures' legends name what was trained
             summary_row, per_run_row, accuracies[label], curves[label] = _arrangement_rows(
                 name, in_condition, run_indices, epochs_by_run
@@ -245,12 +247,13 @@ def _mean_valid_curve(runs_epochs: Sequence[Sequence[EpochRow]]) -> tuple[list[i
     return epoch_numbers, [float(np.mean(by_epoch[epoch])) for epoch in epoch_numbers]
 
 
-def question_sections(runs: Sequence[RunRow],
-                      reference: str | None = None) -> tuple[list[Block], list[Figure]]:
+def question_sections(runs: Sequence[RunRow], reference: str | None = None,
+                      declared: Sequence[str] = ()) -> tuple[list[Block], list[Figure]]:
     """Q1-Q3 (and Q4 when the store has masked and unmasked runs) as paired comparisons;
-    for a study of named conditions, every condition against ``reference`` instead of Q1-Q3."""
+    for a study of named conditions, every condition against ``reference`` instead of Q1-Q3,
+    in their ``declared`` order."""
     asked = (answer_seed_questions(runs) if reference is None
-             else answer_reference_question(runs, reference))
+             else answer_reference_question(runs, reference, declared=declared))
     answers: list[QuestionAnswer] = [*asked, *answer_masking_question(runs)]
     labels = _labels(runs)
     blocks: list[Block] = [Heading(2, "The questions, answered by paired comparisons")]
