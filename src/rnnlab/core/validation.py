@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from rnnlab._config import is_int
+
 
 def check_layer_args(
     input_size: int,
@@ -26,7 +28,7 @@ def check_layer_args(
     """
     for name, value, minimum in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                                  ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if not is_int(value) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if proj_size >= hidden_size:
         raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, "

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, is_int
 
 __all__ = [
     "ADDING_MIN_T",
@@ -89,7 +89,7 @@ class CopyBatch:
 def task_rng(seed: int, *stream: int) -> np.random.Generator:
     """The generator for ``seed`` and a stream key (e.g. the training step): batch s of a run
     is drawn from ``task_rng(seed, s)`` alone, so resuming at step s needs no saved RNG."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     return np.random.default_rng([seed, *stream])
 
@@ -193,7 +193,7 @@ class ToyTaskConfig:
         for name, low, high in (("eval_examples", 2, MAX_EVAL_EXAMPLES), ("window", 2, 100_000),
                                 ("eval_chars", 100, 100_000_000)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            if not is_int(value) or not low <= value <= high:
                 raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
 
     @property

@@ -17,6 +17,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from rnnlab._config import is_int
+
 __all__ = ["NAME_RULE", "check_conditions", "check_int", "check_name", "check_number",
            "check_overrides"]
 
@@ -42,7 +44,7 @@ def check_name(name: Any) -> None:
 
 
 def check_int(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise ValueError(f"{key} must be an int in [{low}, {high}], got {_shown(value)}")
     return value
 

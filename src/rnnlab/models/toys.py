@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, is_int
 from rnnlab.core import Recurrent
 from rnnlab.core.registry import ALL_CELLS
 from rnnlab.data.toys import TOY_TASKS
@@ -67,7 +67,7 @@ class ToyModelConfig:
         for name, high in (("hidden_size", 100_000), ("classes", 100_000),
                            ("embedding_size", 100_000), ("layers", 100)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            if not is_int(value) or not 1 <= value <= high:
                 raise ValueError(f"{name} must be an int in [1, {high}], got {value!r}")
         if self.forget_bias is not None:
             if self.cell not in FORGET_GATE_CELLS:

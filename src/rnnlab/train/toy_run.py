@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from rnnlab._config import check_known_keys
+from rnnlab._config import check_known_keys, is_int
 from rnnlab._epoch_metrics import EpochMetrics
 from rnnlab.models.toys import ToyModel, ToyModelConfig
 from rnnlab.train.checkpoint import load_checkpoint, save_checkpoint
@@ -60,7 +60,7 @@ class ToyTrainConfig:
                            ("batch_size", 100_000), ("eval_batch_size", 100_000),
                            ("lr_decay_every", 10_000_000)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            if not is_int(value) or not 1 <= value <= high:
                 raise ValueError(f"{name} must be an int in [1, {high}], got {value!r}")
         if self.steps % self.eval_every:
             raise ValueError(f"steps ({self.steps}) must be a multiple of eval_every "
@@ -72,7 +72,7 @@ class ToyTrainConfig:
                 0 < self.lr_decay <= 1):
             raise ValueError(f"lr_decay must be a factor in (0, 1] (1 = a constant rate), got "
                              f"{self.lr_decay!r}")
-        if isinstance(self.lr_decay_start, bool) or not isinstance(self.lr_decay_start, int) or (
+        if not is_int(self.lr_decay_start) or (
                 not 0 <= self.lr_decay_start <= 10_000_000):
             raise ValueError(f"lr_decay_start must be a step in [0, 10000000], got "
                              f"{self.lr_decay_start!r}")
