@@ -264,3 +264,23 @@ def test_a_growth_refused_for_changed_data_leaves_the_stored_study_as_it_was(tin
     with ResultStore(outcome.store_path) as store:
         study = store.study("tiny")
         assert study.config["runs"] == 1 and len(store.runs(study.id)) == 2
+
+
+@pytest.mark.slow
+def test_two_processes_grow_and_train_different_selections_of_one_study(tiny_study, tmp_path):
+    study = tiny_study.replace(masked_arrangements=(), epochs=1)
+    reference = run_study(study, tmp_path / "reference", progress=False, report=False)
+    study_file = _write_study_file(study, tmp_path / "study.json")
+    shared = tmp_path / "shared"
+    commands = [[sys.executable, "-m", "rnnlab", "compare", "--study", str(study_file),
+                 "--arrangements", name, "--out", str(shared), "--jobs", "1", "--threads", "1",
+                 "--no-progress"] for name in study.arrangements]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for command in commands]
+    for process in processes:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+    rows = _final_rows(shared / "results.sqlite")
+    assert rows == _final_rows(reference.store_path)  # each run once, as if trained at once
+    with ResultStore(shared / "results.sqlite") as store:  # in the order the two landed
+        assert sorted(store.study("tiny").config["arrangements"]) == sorted(study.arrangements)
