@@ -79,7 +79,9 @@ def write_report(
     else:
         # a study of named conditions (transfer): each against the first, e.g. "baseline"
         # (stores written before condition_order existed: the first name in sorted order)
-        order = study.config.get("condition_order") or list(study.config.get("conditions") or {})
+        conditions = study.config.get("conditions") or {}
+        order = [name for name in study.config.get("condition_order") or conditions
+                 if name in conditions]  # the first declared condition the study has
         reference = order[0] if order else None
         accuracy_blocks, accuracy_figures = condition_sections(runs, epochs, order)
         answer_blocks, answer_figures = question_sections(runs, reference, order)

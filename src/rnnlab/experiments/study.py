@@ -88,6 +88,10 @@ class StudyConfig:
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
     data_options: dict[str, Any] = field(default_factory=dict)  # load_dataset keywords
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → model overrides
+    # The declared order of the conditions of the study these were selected from (the first
+    # is the report's reference); () = the order of ``conditions``. The store sorts a table's
+    # keys, so to_dict writes it beside them; ``--arrangements`` keeps it whole.
+    condition_order: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Everything a run will use is checked here, so a bad study is refused before a
@@ -136,6 +140,7 @@ class StudyConfig:
                 )
         check_overrides(self)
         check_conditions(self)  # and the pretrained files they name exist and fit
+        _check_condition_order(self.condition_order, self.conditions)
 
     def seed_of_run(self, run_index: int) -> int:
         return self.seeds[run_index] if self.seeds else self.base_seed + run_index
@@ -143,9 +148,9 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         data = json.loads(json.dumps(asdict(self)))
         if not self.conditions:  # studies stored before conditions existed still match
-            del data["conditions"]
+            del data["conditions"], data["condition_order"]
         else:  # the store writes tables with sorted keys; the first condition is the reference
-            data["condition_order"] = list(self.conditions)
+            data["condition_order"] = list(self.condition_order or self.conditions)
         return data
 
     def replace(self, **changes: Any) -> StudyConfig:
@@ -161,27 +166,29 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         from rnnlab.experiments.toy_study import toy_study_from_dict
 
         return toy_study_from_dict(data)  # type: ignore[return-value]
+    check_known_keys(data, StudyConfig, "study key")
     values = dict(data)
-    order = values.pop("condition_order", None)  # to_dict's record of the declared order
-    check_known_keys(values, StudyConfig, "study key")
-    if order is not None:
-        values["conditions"] = _in_condition_order(values.get("conditions"), order)
-    for name in ("arrangements", "seeds", "masked", "masked_arrangements"):
+    for name in ("arrangements", "seeds", "masked", "masked_arrangements", "condition_order"):
         value = values.get(name)
         if isinstance(value, str | bool):  # one name or flag for a list of one
             values[name] = (value,)
         elif isinstance(value, list | tuple):
             values[name] = tuple(value)
+    order, conditions = values.get("condition_order"), values.get("conditions")
+    if order and isinstance(conditions, dict) and set(conditions) <= set(order):
+        # back in the declared order (a stored table comes back sorted)
+        values["conditions"] = {name: conditions[name] for name in order if name in conditions}
     return StudyConfig(**values)
 
 
-def _in_condition_order(conditions: Any, order: Any) -> Any:
-    """``conditions`` in the order ``order`` names them (to_dict's ``condition_order``)."""
-    if not isinstance(conditions, dict) or not isinstance(order, list) or sorted(
-            map(str, order)) != sorted(conditions):
-        raise ValueError(f"condition_order must list the study's conditions "
-                         f"{sorted(conditions or {})} once each, got {order!r}")
-    return {name: conditions[name] for name in order}
+def _check_condition_order(order: Any, conditions: dict[str, Any]) -> None:
+    if order == ():
+        return
+    if (not isinstance(order, tuple) or any(not isinstance(name, str) for name in order)
+            or len(set(order)) != len(order) or not set(conditions) <= set(order)):
+        raise ValueError(f"condition_order must list every condition {sorted(conditions)} "
+                         f"once (and may name others of the study they were selected from), "
+                         f"got {order!r}")
 
 
 def load_study_file(path: str | Path, only_conditions: tuple[str, ...] | None = None

@@ -78,8 +78,8 @@ def select_conditions(data: dict[str, Any], only: tuple[str, ...] | None) -> dic
     if unknown:
         raise ValueError(f"--arrangements {','.join(only)}: {unknown} are not conditions of "
                          f"the study; its conditions are {list(conditions)}")
-    selected = {**data, "conditions": {name: value for name, value in conditions.items()
-                                       if name in only}}
-    if isinstance(data.get("condition_order"), list):  # a study file written by to_dict
-        selected["condition_order"] = [name for name in data["condition_order"] if name in only]
-    return selected
+    # the whole declared order stays: a study grown a few conditions at a time keeps its
+    # first (the report's reference) first
+    order = data.get("condition_order") or list(conditions)
+    return {**data, "condition_order": order,
+            "conditions": {name: value for name, value in conditions.items() if name in only}}
