@@ -108,3 +108,20 @@ def test_the_quick_quotes_profile_finds_units_and_writes_the_explorer(tmp_path):
     assert 'Units that track "inside a quotation"' in report
     assert units["probe"]["fit_chars"] > 0 and 0 <= units["probe"]["auroc"] <= 1
     assert f"linear probe of all {units['probe']['features']} units" in report
+
+
+def test_a_toy_study_grows_by_cells_and_runs_but_not_by_lengths(tmp_path):
+    from rnnlab.experiments.runner import run_study
+    from rnnlab.experiments.store import ResultStore
+
+    small = ToyStudyConfig(**{**SMALL, "cells": ("lstm",), "runs": 1})
+    run_study(small, tmp_path / "toy", progress=False, report=False)
+    grown = ToyStudyConfig(**{**SMALL, "cells": ("gru", "lstm")})
+    outcome = run_study(grown, tmp_path / "toy", progress=False, report=False)
+    assert outcome.status_counts["done"] == 2 * 2 * 2  # cells × lengths × runs
+    with ResultStore(outcome.store_path) as store:
+        assert store.study("t").config["cells"] == ["gru", "lstm"]
+    # another T is other data (the fingerprint covers every T): refused by name
+    with pytest.raises(ValueError, match=r"lengths: stored \[5, 7\], given \[5, 7, 9\]"):
+        run_study(grown.replace(lengths=(5, 7, 9)), tmp_path / "toy", progress=False,
+                  report=False)

@@ -41,7 +41,11 @@ from rnnlab.experiments.run_training import (
 )
 from rnnlab.experiments.store import ResultStore
 from rnnlab.experiments.study import StudyConfig, expand_runs
-from rnnlab.experiments.study_growth import describe_growth, grow_study_config
+from rnnlab.experiments.study_growth import (
+    StudyGrowthError,
+    describe_growth,
+    grow_study_config,
+)
 from rnnlab.experiments.toy_study import is_toy_study
 from rnnlab.experiments.workers import run_workers
 
@@ -191,6 +195,11 @@ def _ensure_grown_study(store: ResultStore, study: StudyConfig, data: Any) -> in
     except LookupError:
         before = None
     if before is not None:
+        try:  # a config that cannot grow is named as such, before the data is compared
+            grow_study_config(before.config, study.to_dict())
+        except StudyGrowthError:
+            store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)  # raises
+            raise
         _check_inputs(store, before.id, study, data)
     study_id = store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)
     if before is None:
