@@ -18,6 +18,7 @@ own seed, its own checkpoint).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -42,11 +43,17 @@ def recurrent_flops_per_token(model: Mapping[str, Any], extra_input: int = 0) ->
         return 0.0
     flops = 0.0
     for _ in range(layers):
-        flops += directions * 2.0 * gates * hidden * (width + hidden)
+        flops += directions * _layer_flops(gates, hidden, width)
         width = directions * hidden  # the next layer reads this one's states
     return flops
 
 
+def _layer_flops(gates: int, hidden: int, width: int) -> float:
+    """Forward multiply-add FLOPs per token of one recurrent layer and direction."""
+    return 2.0 * gates * hidden * (width + hidden)
+
+
+@functools.lru_cache(maxsize=64)  # read once per process: every claim costs all pending runs
 def bilm_flops_per_token(run_dir: str) -> tuple[float, int]:
     """Forward FLOPs per token of a ``rnnlab lm nextword`` run's bi-LM without its softmax
     (per direction: LSTM1 over the embedding, the skip dense layer, LSTM2 over LSTM1), and
@@ -58,8 +65,8 @@ def bilm_flops_per_token(run_dir: str) -> tuple[float, int]:
         embedding, hidden = int(model["embedding_size"]), int(model["hidden_size"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0, 0
-    per_direction = (2.0 * gates * hidden * (embedding + hidden) + 2.0 * embedding * hidden
-                     + 2.0 * gates * hidden * (hidden + hidden))
+    per_direction = (_layer_flops(gates, hidden, embedding) + 2.0 * embedding * hidden
+                     + _layer_flops(gates, hidden, hidden))
     return 2 * per_direction, 2 * hidden
 
 

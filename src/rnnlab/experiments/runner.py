@@ -197,9 +197,8 @@ def _ensure_grown_study(store: ResultStore, study: StudyConfig, data: Any) -> in
     if before is not None:
         try:  # a config that cannot grow is named as such, before the data is compared
             grow_study_config(before.config, study.to_dict())
-        except StudyGrowthError:
-            store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)  # raises
-            raise
+        except StudyGrowthError as error:
+            raise store.different_config_error(study.name, str(error)) from None
         _check_inputs(store, before.id, study, data)
     study_id = store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)
     if before is None:

@@ -58,6 +58,7 @@ from .store_records import (
     epoch_values,
 )
 from .store_schema import RUN_SELECT, run_row_from, utc_now
+from .study_growth import changed_keys
 
 __all__ = [
     "DataChangedError", "EpochMetrics", "EpochRow", "ResultStore", "RunRow", "RunSpec",
@@ -112,23 +113,26 @@ class ResultStore(StoreConnection):
                 stored, given = json.loads(row["config_json"]), json.loads(config_json)
                 try:
                     if grow is None:
-                        raise ValueError(_changed_keys(stored, given))
+                        raise ValueError(changed_keys(stored, given))
                     config_json = canonical_json(grow(stored, given), "study config")
                 except ValueError as error:
-                    raise ValueError(
-                        f"study {name!r} already exists in {self._path} with a different "
-                        f"config: {error}. To resume it, run it with the settings it was "
-                        "started with (rnnlab compare: the same --study/--profile, --epochs "
-                        "and --data; more --runs or other --arrangements add runs); to run "
-                        "the changed study, give it its own directory (--out) or name. "
-                        "(Python: ensure_study(..., replace_config=True) overwrites the "
-                        "stored config.)"
-                    ) from None
+                    raise self.different_config_error(name, str(error)) from None
             if row["config_json"] != config_json:
                 connection.execute(
                     "UPDATE studies SET config_json = ? WHERE id = ?", (config_json, row["id"])
                 )
             return int(row["id"])
+
+    def different_config_error(self, name: str, changes: str) -> ValueError:
+        """The refusal of study ``name`` with another config (``changes`` says what changed),
+        with the fixes a CLI user can apply."""
+        return ValueError(
+            f"study {name!r} already exists in {self._path} with a different config: "
+            f"{changes}. To resume it, run it with the settings it was started with (rnnlab "
+            "compare: the same --study/--profile, --epochs and --data; more --runs or other "
+            "--arrangements add runs); to run the changed study, give it its own directory "
+            "(--out) or name. (Python: ensure_study(..., replace_config=True) overwrites the "
+            "stored config.)")
 
     def check_data(self, study_id: int, dataset: str, fingerprint: str) -> None:
         """Record the fingerprint of the study's data the first time; refuse another later.
@@ -447,13 +451,3 @@ class ResultStore(StoreConnection):
         )
         counts.update({row["status"]: row["n"] for row in rows})
         return counts
-
-
-def _changed_keys(stored: Mapping[str, Any], given: Mapping[str, Any]) -> str:
-    """``"runs: stored 1, given 3; epochs: ..."`` for the top-level keys that differ."""
-    parts = []
-    for key in sorted(set(stored) | set(given)):
-        if stored.get(key) != given.get(key):
-            parts.append(f"{key}: stored {json.dumps(stored.get(key), sort_keys=True)}, "
-                         f"given {json.dumps(given.get(key), sort_keys=True)}")
-    return "; ".join(parts)

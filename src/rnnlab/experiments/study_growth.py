@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["StudyGrowthError", "describe_growth", "grow_study_config"]
+__all__ = ["StudyGrowthError", "changed_keys", "describe_growth", "grow_study_config"]
 
 # A toy study's lengths stay fixed: its data fingerprint covers every T, so another T would
 # read as changed data.
@@ -53,10 +53,8 @@ def grow_study_config(stored: Mapping[str, Any], given: Mapping[str, Any]) -> di
     Raises:
         StudyGrowthError: naming every key that differs and cannot grow, with both values.
     """
-    fixed = [key for key in sorted((set(stored) | set(given)) - GROWABLE)
-             if stored.get(key) != given.get(key)]
-    problems = [f"{key}: stored {_json(stored.get(key))}, given {_json(given.get(key))}"
-                for key in fixed]
+    fixed = changed_keys(stored, given, skip=GROWABLE)
+    problems = [fixed] if fixed else []
     grown = dict(stored)
     seeds = _grown_seeds(stored.get("seeds") or [], given.get("seeds") or [], problems)
     if seeds is not None and ("seeds" in stored or "seeds" in given):
@@ -85,6 +83,15 @@ def ordered_union(stored: Sequence[Any], given: Sequence[Any]) -> list[Any]:
         following = [later for later in given[position + 1:] if later in merged]
         merged.insert(merged.index(following[0]) if following else len(merged), item)
     return merged
+
+
+def changed_keys(stored: Mapping[str, Any], given: Mapping[str, Any],
+                 skip: frozenset[str] | set[str] = frozenset()) -> str:
+    """``"epochs: stored 1, given 2; model: ..."`` for the top-level keys that differ (those
+    in ``skip`` left out); empty when none does."""
+    return "; ".join(f"{key}: stored {_json(stored.get(key))}, given {_json(given.get(key))}"
+                     for key in sorted((set(stored) | set(given)) - set(skip))
+                     if stored.get(key) != given.get(key))
 
 
 def describe_growth(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
