@@ -68,3 +68,19 @@ def test_layer_and_schedule_options_reach_the_study_and_name_it_apart():
     assert training.lr_at(4499) == 0.002 and training.lr_at(4500) == pytest.approx(0.0018)
     assert training.steps == plain.train_config().steps  # options not given stay the profile's
     assert study.name != plain.name and study.name.startswith(plain.name)
+
+
+def test_cells_lengths_and_runs_keep_the_default_name_so_the_study_grows_in_place():
+    import argparse
+
+    from rnnlab.cli import toys
+    from rnnlab.cli.toys import study_from_args
+
+    def named(*extra: str) -> str:
+        parser = argparse.ArgumentParser()
+        toys.register(parser.add_subparsers())
+        return study_from_args(parser.parse_args(["toys", "adding", *extra])).name
+
+    plain = named()
+    assert named("--T", "400") == named("--runs", "5", "--cells", "gru") == plain
+    assert named("--T", "400", "--steps", "200") == named("--steps", "200") != plain

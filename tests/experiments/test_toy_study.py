@@ -110,7 +110,7 @@ def test_the_quick_quotes_profile_finds_units_and_writes_the_explorer(tmp_path):
     assert f"linear probe of all {units['probe']['features']} units" in report
 
 
-def test_a_toy_study_grows_by_cells_and_runs_but_not_by_lengths(tmp_path):
+def test_a_toy_study_grows_by_cells_runs_and_lengths_keeping_the_runs_it_has(tmp_path):
     from rnnlab.experiments.runner import run_study
     from rnnlab.experiments.store import ResultStore
 
@@ -121,7 +121,35 @@ def test_a_toy_study_grows_by_cells_and_runs_but_not_by_lengths(tmp_path):
     assert outcome.status_counts["done"] == 2 * 2 * 2  # cells × lengths × runs
     with ResultStore(outcome.store_path) as store:
         assert store.study("t").config["cells"] == ["gru", "lstm"]
-    # another T is other data (the fingerprint covers every T): refused by name
-    with pytest.raises(ValueError, match=r"lengths: stored \[5, 7\], given \[5, 7, 9\]"):
-        run_study(grown.replace(lengths=(5, 7, 9)), tmp_path / "toy", progress=False,
-                  report=False)
+        finished = {(r.arrangement, r.dataset, r.run_index): r.finished_at
+                    for r in store.runs(store.study("t").id)}
+    # another T: only its runs train, the stored ones are kept as they were
+    outcome = run_study(grown.replace(lengths=(9,)), tmp_path / "toy", progress=False)
+    assert outcome.status_counts["done"] == 2 * 3 * 2
+    with ResultStore(outcome.store_path) as store:
+        study = store.study("t")
+        assert study.config["lengths"] == [5, 7, 9]
+        runs = store.runs(study.id)
+        assert {r.dataset for r in runs} == {"adding-T5", "adding-T7", "adding-T9"}
+        for run in runs:
+            if run.dataset != "adding-T9":
+                assert run.finished_at == finished[(run.arrangement, run.dataset, run.run_index)]
+    report = (tmp_path / "toy" / "report" / "report.md").read_text(encoding="utf-8")
+    assert ": adding-T9" in report and ": adding-T5" in report
+
+
+def test_the_store_records_each_length_s_data_and_refuses_a_changed_one(tmp_path):
+    from rnnlab.experiments.store import DataChangedError, ResultStore
+
+    with ResultStore(tmp_path / "results.sqlite") as store:
+        study_id = store.ensure_study("t", {"name": "t"})
+        store.check_data(study_id, "generated", "", parts={"adding-T5": "aa", "adding-T7": "bb"})
+        store.check_data(study_id, "generated", "", parts={"adding-T9": "cc"})  # grows
+        store.check_data(study_id, "generated", "", parts={"adding-T7": "bb", "adding-T9": "cc"})
+        with pytest.raises(DataChangedError, match=r"adding-T7 \(generated\) now has "
+                                                   r"fingerprint zz.*trained on fingerprint bb"):
+            store.check_data(study_id, "generated", "", parts={"adding-T5": "aa",
+                                                                "adding-T7": "zz"})
+        stored = store._connection().execute(  # what the store holds, not what it says
+            "SELECT fingerprint FROM study_data").fetchone()[0]
+    assert stored == "adding-T5:aa,adding-T7:bb,adding-T9:cc"  # the refusal wrote nothing

@@ -74,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", help="quotes: a UTF-8 text file with quotations instead of "
                                        "the Brown corpus")
     parser.add_argument("--name", help="the study's name in the store (default: the profile's, "
-                                       "with a suffix when options change it)")
+                                       "with a suffix when options other than --cells, --T and "
+                                       "--runs change it; those grow the stored study)")
     parser.add_argument("--out", metavar="DIR", help="study directory (default: "
                                                      "studies/<name>)")
     parser.add_argument("--jobs", type=_positive, default=1, help="parallel worker processes "
@@ -83,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="train failed runs again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_toys)
+
+
+GROWS_IN_PLACE = ("cells", "lengths", "runs")
 
 
 def _lengths(text: str, task: str) -> tuple[int, ...]:
@@ -124,8 +128,11 @@ def study_from_args(args: argparse.Namespace):
             raise ValueError(f"--data is for quotes (a text with quotations); {args.task} "
                              "generates its data from the seed")
         changes["dataset"] = args.data
-    if changes:
-        digest = hashlib.sha256(json.dumps(changes, sort_keys=True, default=list).encode())
+    # The default name says what the runs measure, not how many there are: cells, lengths and
+    # runs grow a stored study (``--T 400`` after ``--T 200`` adds T = 400 beside it).
+    identity = {key: value for key, value in changes.items() if key not in GROWS_IN_PLACE}
+    if identity:
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=list).encode())
         changes["name"] = f"{study.name}-{digest.hexdigest()[:8]}"
     if args.name:
         changes["name"] = args.name

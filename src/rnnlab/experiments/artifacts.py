@@ -67,3 +67,12 @@ def _add_file(digest: Any, path: Path) -> None:
 def study_fingerprints(study: Any) -> dict[str, tuple[str, str]]:
     """``{key: (path, fingerprint)}`` for :meth:`ResultStore.check_artifacts`."""
     return {key: (path, fingerprint(path)) for key, path in study_artifacts(study).items()}
+
+
+def check_study_inputs(store: Any, study_id: int, study: Any, data: Any) -> None:
+    """Refuse data or pretrained files that changed since the study first met them
+    (a :class:`~rnnlab.experiments.store.ResultStore`, the study and its prepared data);
+    a toy study's lengths are checked one by one, so it may grow by another T."""
+    parts = data.fingerprint_parts() if hasattr(data, "fingerprint_parts") else None
+    store.check_data(study_id, study.dataset, data.fingerprint(), parts=parts)
+    store.check_artifacts(study_id, study_fingerprints(study))

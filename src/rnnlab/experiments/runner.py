@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnlab.experiments.artifacts import study_fingerprints
+from rnnlab.experiments.artifacts import check_study_inputs
 from rnnlab.experiments.interrupts import interrupt_once, raise_if_interrupted
 from rnnlab.experiments.run_training import (
     prepare_data,
@@ -199,21 +199,16 @@ def _ensure_grown_study(store: ResultStore, study: StudyConfig, data: Any) -> in
             grow_study_config(before.config, study.to_dict())
         except StudyGrowthError as error:
             raise store.different_config_error(study.name, str(error)) from None
-        _check_inputs(store, before.id, study, data)
+        check_study_inputs(store, before.id, study, data)
     study_id = store.ensure_study(study.name, study.to_dict(), grow=grow_study_config)
     if before is None:
-        _check_inputs(store, study_id, study, data)
+        check_study_inputs(store, study_id, study, data)
     else:
         growth = describe_growth(before.config, store.study(study.name).config)
         if growth:
             print(f"study {study.name!r} grows: {growth} (the runs already stored are kept)",
                   flush=True)
     return study_id
-
-
-def _check_inputs(store: ResultStore, study_id: int, study: StudyConfig, data: Any) -> None:
-    store.check_data(study_id, study.dataset, data.fingerprint())
-    store.check_artifacts(study_id, study_fingerprints(study))
 
 
 def _train_pending(store: ResultStore, study_id: int, study: StudyConfig, study_dir: Path,

@@ -40,6 +40,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from .claims import claim_next_pending, release_dead_claims, release_own_claims
@@ -134,14 +135,21 @@ class ResultStore(StoreConnection):
             "(--out) or name. (Python: ensure_study(..., replace_config=True) overwrites the "
             "stored config.)")
 
-    def check_data(self, study_id: int, dataset: str, fingerprint: str) -> None:
+    def check_data(self, study_id: int, dataset: str, fingerprint: str, *,
+                   parts: Mapping[str, str] | None = None) -> None:
         """Record the fingerprint of the study's data the first time; refuse another later.
 
         Otherwise a data file edited in place (same path, same vocabulary) would let later
         runs train on new data and the report mix them with runs trained on the old.
 
+        ``parts`` (``{dataset name: fingerprint}``, a toy study's lengths) makes the record
+        a union of named datasets: each dataset both sides name must be unchanged, a new one
+        is added to the record (a study grown by another T), and one the invocation does not
+        prepare keeps its record. ``fingerprint`` is then ignored.
+
         Raises:
-            DataChangedError: if the study was started on data with another fingerprint.
+            DataChangedError: if the study was started on data with another fingerprint
+                (with ``parts``: if a dataset it has already met has another one).
         """
         with self._write() as connection:
             row = connection.execute(
@@ -150,15 +158,22 @@ class ResultStore(StoreConnection):
             ).fetchone()
             if row is None:
                 raise LookupError(f"no study with id {study_id} in {self._path}")
-            if row["fingerprint"] is None:
+            stored = row["fingerprint"]
+            if parts is not None:
+                merged = _merged_parts(row, dataset, parts, self._path)
+                fingerprint = joined_parts(merged)
+                if stored is not None and fingerprint != stored:
+                    connection.execute("UPDATE study_data SET fingerprint = ? WHERE study_id = ?",
+                                       (fingerprint, study_id))
+            if stored is None:
                 connection.execute(
                     "INSERT INTO study_data (study_id, dataset, fingerprint, recorded_at) "
                     "VALUES (?, ?, ?, ?)", (study_id, dataset, fingerprint, utc_now()))
-            elif row["fingerprint"] != fingerprint:
+            elif parts is None and stored != fingerprint:
                 raise DataChangedError(
                     f"the data of study {row['name']!r} changed: {dataset} now has fingerprint "
                     f"{fingerprint}, but the study started on {row['dataset']} with "
-                    f"fingerprint {row['fingerprint']} ({row['recorded_at']}), so new runs "
+                    f"fingerprint {stored} ({row['recorded_at']}), so new runs "
                     "would be mixed with old ones. Use a new study name for the new data (or "
                     f"another --out directory), or restore the original file; {self._path} "
                     "is unchanged"
@@ -451,3 +466,27 @@ class ResultStore(StoreConnection):
         )
         counts.update({row["status"]: row["n"] for row in rows})
         return counts
+
+
+def joined_parts(parts: Mapping[str, str]) -> str:
+    """``"adding-T5:ab12…,adding-T7:cd34…"``: named fingerprints as one, by name."""
+    return ",".join(f"{name}:{value}" for name, value in sorted(parts.items()))
+
+
+def _split_parts(joined: str) -> dict[str, str]:
+    return dict(item.rsplit(":", 1) for item in joined.split(",") if ":" in item)
+
+
+def _merged_parts(row: Any, dataset: str, parts: Mapping[str, str],
+                  path: Path) -> dict[str, str]:
+    """The stored named fingerprints with ``parts`` added; refuse a changed one."""
+    stored = {} if row["fingerprint"] is None else _split_parts(row["fingerprint"])
+    for name in sorted(stored.keys() & parts.keys()):
+        if stored[name] != parts[name]:
+            raise DataChangedError(
+                f"the data of study {row['name']!r} changed: {name} ({dataset}) now has "
+                f"fingerprint {parts[name]}, but the study's runs of it were trained on "
+                f"fingerprint {stored[name]} ({row['recorded_at']}), so new runs would be "
+                "mixed with old ones. Use a new study name (or another --out directory) for "
+                f"the changed data, or restore its settings; {path} is unchanged")
+    return {**stored, **parts}

@@ -10,7 +10,7 @@ grow, and how the stored and the given config merge:
     seeds                   the longer list, if the shorter is its beginning
     arrangements, masked,   the union, in the declared order (below)
     masked_arrangements,
-    cells (toy studies),
+    cells, lengths (toy),
     condition_order
     conditions              the union; a condition in both must have the same overrides
 
@@ -33,9 +33,9 @@ from typing import Any
 
 __all__ = ["StudyGrowthError", "changed_keys", "describe_growth", "grow_study_config"]
 
-# A toy study's lengths stay fixed: its data fingerprint covers every T, so another T would
-# read as changed data.
-LIST_KEYS = ("arrangements", "masked", "masked_arrangements", "cells", "condition_order")
+# A toy study's lengths grow too: the store records each T's data fingerprint on its own.
+LIST_KEYS = ("arrangements", "masked", "masked_arrangements", "cells", "lengths",
+             "condition_order")
 TABLE_KEYS = ("conditions",)
 GROWABLE = {"runs", "seeds", *LIST_KEYS, *TABLE_KEYS}
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from rnnlab._config import check_known_keys
 from rnnlab.data.toys import TOY_TASKS, ToyTaskConfig
+from rnnlab.experiments.store import joined_parts
 from rnnlab.experiments.store_records import RunSpec
 from rnnlab.experiments.study_checks import MAX_SEED, check_int, check_name
 
@@ -201,9 +202,13 @@ class ToyStudyData:
 
     by_condition: dict[str, Any]
 
+    def fingerprint_parts(self) -> dict[str, str]:
+        """``{"adding-T200": fingerprint}``: each length's data on its own, so a study grown
+        by another T keeps the record of the ones it has (``ResultStore.check_data``)."""
+        return {name: data.fingerprint() for name, data in self.by_condition.items()}
+
     def fingerprint(self) -> str:
-        return ",".join(f"{name}:{data.fingerprint()}"
-                        for name, data in sorted(self.by_condition.items()))
+        return joined_parts(self.fingerprint_parts())
 
 
 def prepare_toy_data(study: ToyStudyConfig) -> ToyStudyData:

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnnlab.experiments.artifacts import study_fingerprints
+from rnnlab.experiments.artifacts import check_study_inputs
 from rnnlab.experiments.interrupts import interrupt_once, raise_if_interrupted, take_one_interrupt
 from rnnlab.experiments.run_training import prepare_data, train_pending_runs
 from rnnlab.experiments.store import ResultStore
@@ -100,8 +100,7 @@ def _claim_and_train(store: ResultStore, study_id: int, study: StudyConfig, stud
                      run_ids: tuple[int, ...] | None = None) -> int:
     data = prepare_data(study)
     # The parent checked the data; a file changed since then must not be trained on.
-    store.check_data(study_id, study.dataset, data.fingerprint())
-    store.check_artifacts(study_id, study_fingerprints(study))
+    check_study_inputs(store, study_id, study, data)
     return train_pending_runs(store, study_id, data, study_dir, worker=worker,
                               parent_pid=parent_pid, only=run_ids)
 
