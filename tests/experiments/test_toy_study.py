@@ -153,3 +153,19 @@ def test_the_store_records_each_length_s_data_and_refuses_a_changed_one(tmp_path
         stored = store._connection().execute(  # what the store holds, not what it says
             "SELECT fingerprint FROM study_data").fetchone()[0]
     assert stored == "adding-T5:aa,adding-T7:bb,adding-T9:cc"  # the refusal wrote nothing
+
+
+def test_a_toy_run_s_result_line_names_its_T_and_says_its_loss_beside_the_baseline(tmp_path,
+                                                                                    capsys):
+    import re
+
+    from rnnlab.experiments.runner import run_study
+
+    study = ToyStudyConfig(**{**SMALL, "cells": ("lstm",), "runs": 1})
+    run_study(study, tmp_path / "toy", progress=False, report=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert len(lines) == 2
+    for line, T in zip(sorted(lines), (5, 7), strict=True):
+        # the adding problem is scored by MSE; "test accuracy" alone would misread it
+        assert re.search(rf"\] lstm adding-T{T} run 0: test MSE [0-9.e-]+ \(baseline 0\.1667\), "
+                         r"[0-9.]+% within 0\.04; ETA", line), line

@@ -109,9 +109,41 @@ class StudyProgress:
 
 
 def _result_line(run: RunRow, position: int, runs: int, eta_seconds: float) -> str:
-    """``[3/12] MS_RST_biGRU+layernorm masked run 0: test accuracy 81.20%; ETA 4.2 min``"""
-    outcome = (f"test accuracy {run.test_accuracy:.2%}" if run.status == "done"
-               and run.test_accuracy is not None else
-               "done (no test score)" if run.status == "done" else "FAILED (see the report)")
-    return (f"[{position}/{runs}] {run.label}{' masked' if run.masked else ''} run "
+    """``[3/12] MS_RST_biGRU+layernorm masked run 0: test accuracy 81.20%; ETA 4.2 min``;
+    a toy run names its task and T and says its loss beside the baseline:
+    ``[2/9] gru adding-T200 run 1: test MSE 0.0042 (baseline 0.1667), 71.30% within 0.04``"""
+    task = _toy_task(run)
+    if run.status != "done":
+        outcome = "FAILED (see the report)"
+    elif task is not None and run.test_loss is not None:
+        outcome = _toy_outcome(task, run)
+    elif run.test_accuracy is not None:
+        outcome = f"test accuracy {run.test_accuracy:.2%}"
+    else:
+        outcome = "done (no test score)"
+    what = f"{run.label} {run.dataset}" if task is not None else run.label
+    return (f"[{position}/{runs}] {what}{' masked' if run.masked else ''} run "
             f"{run.run_index}: {outcome}; ETA {eta_seconds / 60:.1f} min")
+
+
+# A toy run's test loss and the share its accuracy counts (rnnlab.train.toy_tasks.correct).
+_TOY_WORDS = {"adding": ("test MSE", "within 0.04"),
+              "copy": ("test cross-entropy", "of recalled symbols right"),
+              "quotes": ("test nats/char", "of next characters right")}
+
+
+def _toy_task(run: RunRow) -> str | None:
+    task = run.config.get("task")
+    name = task.get("task") if isinstance(task, dict) else None
+    return name if name in _TOY_WORDS else None
+
+
+def _toy_outcome(task: str, run: RunRow) -> str:
+    loss_name, share = _TOY_WORDS[task]
+    baseline = run.config.get("baseline")
+    text = f"{loss_name} {run.test_loss:.4g}"
+    if isinstance(baseline, int | float):
+        text += f" (baseline {baseline:.4g})"
+    if run.test_accuracy is not None:
+        text += f", {run.test_accuracy:.2%} {share}"
+    return text
