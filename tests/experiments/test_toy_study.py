@@ -169,3 +169,8 @@ def test_a_toy_run_s_result_line_names_its_T_and_says_its_loss_beside_the_baseli
         # the adding problem is scored by MSE; "test accuracy" alone would misread it
         assert re.search(rf"\] lstm adding-T{T} run 0: test MSE [0-9.e-]+ \(baseline 0\.1667\), "
                          r"[0-9.]+% within 0\.04; ETA", line), line
+    from rnnlab.experiments.report import write_report
+
+    paths = write_report(tmp_path / "toy" / "results.sqlite", "t", tmp_path / "toy" / "report")
+    report = paths.markdown.read_text(encoding="utf-8")
+    assert "| final test accuracy (% within 0.04) |" in report

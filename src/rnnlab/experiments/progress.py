@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnlab.experiments.store import ResultStore
 from rnnlab.experiments.store_records import RunRow
+from rnnlab.experiments.toy_study import TOY_SCORES
 
 
 class StudyProgress:
@@ -126,20 +127,14 @@ def _result_line(run: RunRow, position: int, runs: int, eta_seconds: float) -> s
             f"{run.run_index}: {outcome}; ETA {eta_seconds / 60:.1f} min")
 
 
-# A toy run's test loss and the share its accuracy counts (rnnlab.train.toy_tasks.correct).
-_TOY_WORDS = {"adding": ("test MSE", "within 0.04"),
-              "copy": ("test cross-entropy", "of recalled symbols right"),
-              "quotes": ("test nats/char", "of next characters right")}
-
-
 def _toy_task(run: RunRow) -> str | None:
     task = run.config.get("task")
     name = task.get("task") if isinstance(task, dict) else None
-    return name if name in _TOY_WORDS else None
+    return name if name in TOY_SCORES else None
 
 
 def _toy_outcome(task: str, run: RunRow) -> str:
-    loss_name, share = _TOY_WORDS[task]
+    loss_name, share = TOY_SCORES[task]
     baseline = run.config.get("baseline")
     text = f"{loss_name} {run.test_loss:.4g}"
     if isinstance(baseline, int | float):

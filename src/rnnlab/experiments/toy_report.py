@@ -31,6 +31,7 @@ from .document import Block, Figure, Heading, Paragraph, Table
 from .report_sections import _slug
 from .stats import paired_comparison, summarize
 from .store_records import EpochRow, RunRow
+from .toy_study import TOY_SCORES
 from .wording import MISSING, percent
 
 __all__ = ["crossing_step", "toy_method_section", "toy_sections"]
@@ -129,7 +130,9 @@ def _condition_blocks(condition: str, runs: Sequence[RunRow],
         Heading(2, f"{TASK_TITLES.get(task, task)}: {condition}"),
         Paragraph(f"Baseline (the best model that remembers nothing): {baseline:.4g}."),
         Table(("cell", "runs done", "final test loss mean", "std", "min", "max",
-               "final test accuracy (%)", "first step below baseline, run " +
+               f"final test accuracy (% {TOY_SCORES[task][1]})" if task in TOY_SCORES
+               else "final test accuracy (%)",
+               "first step below baseline, run " +
                " / ".join(map(str, run_indices)), "first step below baseline / 10"),
               tuple(rows),
               caption="Final test loss over finished runs (std: sample, n − 1); a step is the "

@@ -33,11 +33,16 @@ from rnnlab.experiments.store import joined_parts
 from rnnlab.experiments.store_records import RunSpec
 from rnnlab.experiments.study_checks import MAX_SEED, check_int, check_name
 
-__all__ = ["ToyStudyConfig", "ToyStudyData", "is_toy_study", "prepare_toy_data",
+__all__ = ["TOY_SCORES", "ToyStudyConfig", "ToyStudyData", "is_toy_study", "prepare_toy_data",
            "toy_study_from_dict"]
 
 KIND = "toy"
 MAX_RUNS = 1000
+# Per task: what its test loss is and what its accuracy counts (rnnlab.train.toy_tasks'
+# ToyData.loss and .correct), for the result lines and the report's tables.
+TOY_SCORES = {"adding": ("test MSE", "within 0.04"),
+              "copy": ("test cross-entropy", "of recalled symbols right"),
+              "quotes": ("test nats/char", "of next characters right")}
 
 
 @dataclass(frozen=True)
