@@ -143,12 +143,12 @@ def test_the_store_records_each_length_s_data_and_refuses_a_changed_one(tmp_path
 
     with ResultStore(tmp_path / "results.sqlite") as store:
         study_id = store.ensure_study("t", {"name": "t"})
-        store.check_data(study_id, "generated", "", parts={"adding-T5": "aa", "adding-T7": "bb"})
-        store.check_data(study_id, "generated", "", parts={"adding-T9": "cc"})  # grows
-        store.check_data(study_id, "generated", "", parts={"adding-T7": "bb", "adding-T9": "cc"})
+        store.check_data(study_id, "generated", parts={"adding-T5": "aa", "adding-T7": "bb"})
+        store.check_data(study_id, "generated", parts={"adding-T9": "cc"})  # grows
+        store.check_data(study_id, "generated", parts={"adding-T7": "bb", "adding-T9": "cc"})
         with pytest.raises(DataChangedError, match=r"adding-T7 \(generated\) now has "
                                                    r"fingerprint zz.*trained on fingerprint bb"):
-            store.check_data(study_id, "generated", "", parts={"adding-T5": "aa",
+            store.check_data(study_id, "generated", parts={"adding-T5": "aa",
                                                                 "adding-T7": "zz"})
         stored = store._connection().execute(  # what the store holds, not what it says
             "SELECT fingerprint FROM study_data").fetchone()[0]

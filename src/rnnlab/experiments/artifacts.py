@@ -73,6 +73,8 @@ def check_study_inputs(store: Any, study_id: int, study: Any, data: Any) -> None
     """Refuse data or pretrained files that changed since the study first met them
     (a :class:`~rnnlab.experiments.store.ResultStore`, the study and its prepared data);
     a toy study's lengths are checked one by one, so it may grow by another T."""
-    parts = data.fingerprint_parts() if hasattr(data, "fingerprint_parts") else None
-    store.check_data(study_id, study.dataset, data.fingerprint(), parts=parts)
+    if hasattr(data, "fingerprint_parts"):  # hash each length's data once, not twice
+        store.check_data(study_id, study.dataset, parts=data.fingerprint_parts())
+    else:
+        store.check_data(study_id, study.dataset, data.fingerprint())
     store.check_artifacts(study_id, study_fingerprints(study))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnlab.experiments.store import ResultStore
 from rnnlab.experiments.store_records import RunRow
+from rnnlab.experiments.toy_runner import is_toy_run
 from rnnlab.experiments.toy_study import TOY_SCORES
 
 
@@ -128,7 +129,9 @@ def _result_line(run: RunRow, position: int, runs: int, eta_seconds: float) -> s
 
 
 def _toy_task(run: RunRow) -> str | None:
-    task = run.config.get("task")
+    if not is_toy_run(run):
+        return None
+    task = run.config["task"]
     name = task.get("task") if isinstance(task, dict) else None
     return name if name in TOY_SCORES else None
 

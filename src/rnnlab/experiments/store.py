@@ -135,7 +135,7 @@ class ResultStore(StoreConnection):
             "(--out) or name. (Python: ensure_study(..., replace_config=True) overwrites the "
             "stored config.)")
 
-    def check_data(self, study_id: int, dataset: str, fingerprint: str, *,
+    def check_data(self, study_id: int, dataset: str, fingerprint: str | None = None, *,
                    parts: Mapping[str, str] | None = None) -> None:
         """Record the fingerprint of the study's data the first time; refuse another later.
 
@@ -145,7 +145,7 @@ class ResultStore(StoreConnection):
         ``parts`` (``{dataset name: fingerprint}``, a toy study's lengths) makes the record
         a union of named datasets: each dataset both sides name must be unchanged, a new one
         is added to the record (a study grown by another T), and one the invocation does not
-        prepare keeps its record. ``fingerprint`` is then ignored.
+        prepare keeps its record. Give ``fingerprint`` or ``parts``, not both.
 
         Raises:
             DataChangedError: if the study was started on data with another fingerprint
@@ -160,16 +160,8 @@ class ResultStore(StoreConnection):
                 raise LookupError(f"no study with id {study_id} in {self._path}")
             stored = row["fingerprint"]
             if parts is not None:
-                merged = _merged_parts(row, dataset, parts, self._path)
-                fingerprint = joined_parts(merged)
-                if stored is not None and fingerprint != stored:
-                    connection.execute("UPDATE study_data SET fingerprint = ? WHERE study_id = ?",
-                                       (fingerprint, study_id))
-            if stored is None:
-                connection.execute(
-                    "INSERT INTO study_data (study_id, dataset, fingerprint, recorded_at) "
-                    "VALUES (?, ?, ?, ?)", (study_id, dataset, fingerprint, utc_now()))
-            elif parts is None and stored != fingerprint:
+                fingerprint = joined_parts(_merged_parts(row, dataset, parts, self._path))
+            elif stored is not None and stored != fingerprint:
                 raise DataChangedError(
                     f"the data of study {row['name']!r} changed: {dataset} now has fingerprint "
                     f"{fingerprint}, but the study started on {row['dataset']} with "
@@ -178,6 +170,13 @@ class ResultStore(StoreConnection):
                     f"another --out directory), or restore the original file; {self._path} "
                     "is unchanged"
                 )
+            if stored is None:
+                connection.execute(
+                    "INSERT INTO study_data (study_id, dataset, fingerprint, recorded_at) "
+                    "VALUES (?, ?, ?, ?)", (study_id, dataset, fingerprint, utc_now()))
+            elif stored != fingerprint:  # a named dataset added (parts)
+                connection.execute("UPDATE study_data SET fingerprint = ? WHERE study_id = ?",
+                                   (fingerprint, study_id))
 
     def check_artifacts(self, study_id: int, artifacts: Mapping[str, tuple[str, str]]) -> None:
         """Record each pretrained artifact's fingerprint the first time the study meets it
