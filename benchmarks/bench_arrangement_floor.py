@@ -28,19 +28,6 @@ from bench_study import arrangement_flops_per_token  # noqa: E402
 from keras_seed_models import SEED_ARRANGEMENTS  # noqa: E402
 
 
-def sgemm_cpu_gflops(size: int = 1024, repeats: int = 30) -> float:
-    """float32 matrix-multiply rate by the process's CPU clock (not the wall clock)."""
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    started = time.process_time()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.process_time() - started) / 1e9
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
@@ -49,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from rnnlab.bench import sgemm_gflops
     from rnnlab.experiments.run_training import train_pending_runs
     from rnnlab.experiments.runner import prepare_data
     from rnnlab.experiments.store import ResultStore
@@ -60,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                                         epochs=args.epochs))  # once, as a study's worker does
     width = prepared.train.ids.shape[1]
     tokens = (3 * len(prepared.train) + len(prepared.valid) + len(prepared.test)) * width
-    rate = sgemm_cpu_gflops()
+    rate = sgemm_gflops(clock="cpu")
     print(f"sgemm 1024³ float32, 1 thread, by CPU clock: {rate:.1f} GFLOP/s; "
           f"{args.epochs} epoch(s) per arrangement, one thread\n")
     print("| arrangement | CPU s | floor s | × floor |")
