@@ -84,3 +84,33 @@ def test_cells_lengths_and_runs_keep_the_default_name_so_the_study_grows_in_plac
     plain = named()
     assert named("--T", "400") == named("--runs", "5", "--cells", "gru") == plain
     assert named("--T", "400", "--steps", "200") == named("--steps", "200") != plain
+
+
+def test_the_help_table_of_profiles_is_the_bundled_profiles_row_by_row():
+    """`rnnlab toys --help` writes the profiles out (importing them would import torch); a
+    profile changed in toy_profiles.py without its row here fails this test."""
+    from rnnlab.cli.toys import PROFILES_HELP
+    from rnnlab.experiments.toy_profiles import TOY_PROFILES
+
+    rows = {}
+    for line in PROFILES_HELP.splitlines()[2:8]:
+        task, profile, cells, lengths, runs, steps, hidden = line.split()
+        rows[task if profile == "default" else f"{task}-quick"] = (
+            tuple(cells.split(",")), () if lengths == "-" else tuple(map(int, lengths.split(","))),
+            int(runs), int(steps), int(hidden))
+    bundled = {name.removeprefix("toys-"): (config.cells, config.lengths, config.runs,
+                                            config.training["steps"],
+                                            config.model["hidden_size"])
+               for name, config in TOY_PROFILES.items()}
+    assert rows == bundled
+    for config in TOY_PROFILES.values():  # the sentence under the table
+        assert config.model.get("layers", 1) == 1
+        assert (config.training["batch_size"], config.training["lr"]) == (32, 3e-3)
+
+
+def test_help_names_what_each_left_out_option_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["toys", "--help"])
+    out = capsys.readouterr().out
+    assert "not set" not in out
+    assert "adding  default  rnn_tanh,gru,lstm  50,100,200,400" in out  # kept as a table

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from rnnlab.cli.common import (
+    DefaultsHelpFormatter,
     add_worker_threads_option,
     check_out_dir,
     positive_float,
@@ -43,20 +44,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "toys", help="toy tasks with known answers: adding, copy memory, quote detection",
         description="Train RNN/GRU/LSTM (or any rnnlab cell) side by side on a toy task whose "
                     "answer is known, through the study runner: runs × seeds, a resumable "
-                    "store, a report of loss against steps beside the task's baseline.")
+                    "store, a report of loss against steps beside the task's baseline.",
+        epilog=PROFILES_HELP, formatter_class=_ProfilesFormatter)
     parser.add_argument("task", choices=TASKS, help="adding (Hochreiter & Schmidhuber 1997), "
                         "copy (Arjovsky et al. 2016) or quotes (Karpathy et al. 2015)")
     parser.add_argument("--profile", choices=("quick", "default"), default="default",
                         help="quick: seconds, for a first look or CI; default: <= 15 min on "
                              "2 cores (default)")
     parser.add_argument("--cells", help="comma-separated cells, e.g. rnn,gru,lstm,peephole,cifg,"
-                                        "layernorm,rnn_relu (default: the profile's)")
+                                        "layernorm,rnn_relu (default: the profile's, below)")
     parser.add_argument("--T", dest="lengths", help="comma-separated sequence lengths for "
-                                                    "adding/copy, e.g. 100,200")
-    parser.add_argument("--runs", type=_positive, help="seeds per cell and T")
+                                                    "adding/copy, e.g. 100,200 (default: the "
+                                                    "profile's, below)")
+    parser.add_argument("--runs", type=_positive, help="seeds per cell and T (default: the "
+                                                       "profile's, below)")
     parser.add_argument("--steps", type=_positive, help="training steps per run (a multiple "
-                                                        "of the profile's eval_every)")
-    parser.add_argument("--hidden", type=_positive, help="units of the recurrent layer")
+                                                        "of the profile's eval_every; default: the "
+                                                        "profile's, below)")
+    parser.add_argument("--hidden", type=_positive, help="units of the recurrent layer (default: "
+                                                         "the profile's, below)")
     parser.add_argument("--layers", type=_positive, help="stacked recurrent layers (default: "
                         "1; the head reads the top one)")
     parser.add_argument("--lr", type=positive_float, help="Adam's learning rate (default: the "
@@ -71,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the step decay starts from (default 0)")
     parser.add_argument("--forget-bias", type=float, help="start the LSTM forget-gate bias at "
                         "this value (1 is Jozefowicz et al.'s; default: torch's init)")
-    parser.add_argument("--data", help="quotes: a UTF-8 text file with quotations instead of "
-                                       "the Brown corpus")
+    parser.add_argument("--data", help="quotes: a UTF-8 text file with quotations (default: "
+                                       "Brown's running text)")
     parser.add_argument("--name", help="the study's name in the store (default: the profile's, "
                                        "with a suffix when options other than --cells, --T and "
                                        "--runs change it; those grow the stored study)")
@@ -84,6 +90,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="train failed runs again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_toys)
+
+
+# The bundled profiles (rnnlab.experiments.toy_profiles.TOY_PROFILES, which imports torch, so
+# the table is written out here for --help; tests/cli/test_toys_cli.py checks it row by row).
+PROFILES_HELP = """profiles (what an option left out takes):
+  task    profile  cells              T                 runs  steps  hidden
+  adding  quick    rnn_tanh,gru,lstm  50                3     300    16
+  copy    quick    rnn_tanh,gru,lstm  10                3     300    16
+  quotes  quick    lstm               -                 1     200    64
+  adding  default  rnn_tanh,gru,lstm  50,100,200,400    3     1000   32
+  copy    default  rnn_tanh,gru,lstm  100,200           3     1000   32
+  quotes  default  lstm               -                 3     3000   128
+Every profile: 1 layer, batch 32, Adam lr 3e-3. The long lags need more steps than the
+default profile's (benchmarks/RESULTS.md, "Toy tasks": e.g. --T 200 --steps 12000)."""
+
+
+class _ProfilesFormatter(DefaultsHelpFormatter):
+    """Keeps the profiles table's lines as written (argparse would re-flow the epilog)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 GROWS_IN_PLACE = ("cells", "lengths", "runs")
