@@ -38,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="with --executor ray: the cluster's head (auto: the one this "
                               "machine runs; default: start Ray on this machine)")
     compare.add_argument("--runs", type=int, help="override the number of runs (more than a "
-                         "stored study has: it grows, the trained runs are kept)")
-    compare.add_argument("--epochs", type=int, help="override the epochs per run")
+                         "stored study has: it grows, the trained runs are kept; default: the "
+                         "study's)")
+    compare.add_argument("--epochs", type=int, help="override the epochs per run (default: the "
+                         "study's)")
     compare.add_argument("--data", help="override the dataset: a name or a path (default: the "
                          f"study's; the profiles use imdb-short). {DATA_LOCATIONS_HELP}")
     add_download_option(compare)

@@ -35,7 +35,8 @@ def register(views: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", metavar="CELLS",
                         help="comma-separated cells measured on the adding problem: rnn "
                              "(tanh), relu, gru, lstm, peephole, cifg, layernorm, all, or a "
-                             "user cell as package.module:CellClass")
+                             "user cell as package.module:CellClass (no default: give --cell or "
+                             "RUN_DIR)")
     sizes = parser.add_argument_group("sizes (default: seed 002's model)")
     sizes.add_argument("--batch", type=int, default=32, help="sequences (default 32)")
     sizes.add_argument("--time", type=int, default=None,

@@ -43,6 +43,11 @@ def _probability(text: str) -> float:
     return float(text)
 
 
+def _preset_default(what: str) -> str:
+    """"... (awd 0.4)" → "... (default: the preset's; awd 0.4)": None means the preset's."""
+    return what.replace("(awd ", "(default: the preset's; awd ")
+
+
 def _non_negative(text: str) -> float:
     """An argparse ``type``: a float >= 0 (a regulariser's weight; 0 is off)."""
     if not 0.0 <= _float_or_nan(text) < float("inf"):
@@ -114,16 +119,18 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
                        ("--dropouth", "locked dropout between LSTM layers (awd 0.3)"),
                        ("--dropouto", "locked dropout of the last layer's output (awd 0.4)"),
                        ("--wdrop", "weight drop (DropConnect) on W_hh (awd 0.5)")):
-        regularisers.add_argument(flag, type=_probability, default=None, metavar="P", help=what)
+        regularisers.add_argument(flag, type=_probability, default=None, metavar="P",
+                                  help=_preset_default(what))
     regularisers.add_argument("--alpha", type=_non_negative, default=None,
-                              help="activation regularisation AR (awd 2)")
+                              help=_preset_default("activation regularisation AR (awd 2)"))
     regularisers.add_argument("--beta", type=_non_negative, default=None,
-                              help="temporal activation regularisation TAR (awd 1)")
+                              help=_preset_default("temporal activation regularisation TAR "
+                                                   "(awd 1)"))
     regularisers.add_argument("--weight-decay", type=_non_negative, default=None,
-                              help="SGD weight decay (awd 1.2e-6)")
+                              help=_preset_default("SGD weight decay (awd 1.2e-6)"))
     regularisers.add_argument("--nonmono", type=int_at_least(0), default=None, metavar="N",
-                              help="NT-ASGD: average once valid is worse than the best of more "
-                                   "than N epochs back (awd 5)")
+                              help=_preset_default("NT-ASGD: average once valid is worse than "
+                                                   "the best of more than N epochs back (awd 5)"))
     regularisers.add_argument("--clip", type=positive_float, default=None,
                               help="gradient-norm clip (default: the preset's: small 5; awd "
                                    "0.25)")
