@@ -84,7 +84,8 @@ def test_bad_run_options_name_the_option_and_write_nothing(extra, message, texts
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("extra", [["--resume"], ["--softmax", "adaptive"], ["--dropout", "0.1"]])
+@pytest.mark.parametrize("extra", [["--resume"], ["--softmax", "adaptive"], ["--dropout", "0.1"],
+                                   ["--wdrop", "0.3"], ["--dropouti", "0.2"]])
 def test_run_options_without_out_say_to_add_out(extra, capsys):
     assert main(["lm", "nextword", *extra, "--threads", "1"]) == 2
     assert "apply to a run: add --out DIR" in capsys.readouterr().err
@@ -103,3 +104,25 @@ def test_help_says_validation_never_uses_the_imdb_test_reviews(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "the IMDB test reviews are never read" in text
     assert "AdaptiveLogSoftmaxWithLoss" in text and "2000,10000" in text
+
+
+def test_awd_regularisers_train_a_run_that_passes_its_audit_and_a_resume_must_keep_them(
+        texts, tmp_path, capsys):
+    rates = ["--dropoute", "0.1", "--dropouti", "0.2", "--dropouth", "0.2", "--wdrop", "0.3"]
+    assert train(texts, tmp_path / "run", "--epochs", "1", *rates) == 0
+    assert capsys.readouterr().out.rstrip().endswith("verdict: passed")  # off in eval mode
+    model = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert (model["embedding_dropout"], model["input_dropout"], model["layer_dropout"],
+            model["weight_dropout"]) == (0.1, 0.2, 0.2, 0.3)
+    assert train(texts, tmp_path / "run", "--epochs", "2", "--resume", *rates[:-1], "0.5") == 2
+    assert "weight_dropout" in capsys.readouterr().err
+    assert train(texts, tmp_path / "run", "--epochs", "2", "--resume", *rates) == 0
+
+
+@pytest.mark.parametrize("flag", ["--dropoute", "--dropouti", "--dropouth", "--wdrop",
+                                  "--dropout"])
+def test_a_rate_outside_0_1_is_a_usage_error_naming_the_option(flag, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lm", "nextword", "--out", "unused", flag, "1.5"])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: must be a probability in [0, 1)" in capsys.readouterr().err

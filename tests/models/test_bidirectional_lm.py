@@ -117,3 +117,109 @@ def test_config_rejects_bad_values():
         BidirectionalLMConfig(vocab_size=5, dropout=1.0)
     with pytest.raises(ValueError, match="not both"):
         BidirectionalLMConfig(vocab_size=5, leaky=True, leaky_lstm1_only=True)
+
+
+# --- AWD-LSTM's regularisers (Merity et al. 2017) on the encoder --------------------------
+
+ALL_ON = {"embedding_dropout": 0.5, "input_dropout": 0.5, "layer_dropout": 0.5,
+          "weight_dropout": 0.5, "dropout": 0.0}
+
+
+def regularised(**rates: float) -> BidirectionalLM:
+    torch.manual_seed(0)
+    return BidirectionalLM(BidirectionalLMConfig(vocab_size=VOCAB, embedding_size=EMB,
+                                                 hidden_size=HIDDEN, **rates))
+
+
+def test_regularisers_keep_the_parameters_and_are_the_identity_in_eval_mode():
+    plain, awd = regularised(), regularised(**ALL_ON)
+    assert awd.state_dict().keys() == plain.state_dict().keys()
+    awd.load_state_dict(plain.state_dict())
+    ids = make_ids()
+    with torch.no_grad():
+        expected = plain.eval()(ids)
+        assert all(torch.equal(awd.eval()(ids)[k], expected[k]) for k in expected)
+        trained = awd.train()(ids)  # and they act in training
+    assert not torch.allclose(trained["forward"], expected["forward"])
+
+
+def test_regularised_training_stays_causal_in_both_directions():
+    """Masks are drawn per sequence or per vocabulary row, never across time, so a token
+    after t still cannot reach the forward logits at t (with the same masks: same seed)."""
+    model = regularised(**ALL_ON).train()
+    ids = make_ids()
+
+    def logits(inputs, name):
+        torch.manual_seed(7)
+        with torch.no_grad():
+            return model(inputs)[name]
+
+    later, earlier = substituted(ids, slice(4, None)), substituted(ids, slice(0, 3))
+    torch.testing.assert_close(logits(ids, "forward")[:, :4], logits(later, "forward")[:, :4])
+    torch.testing.assert_close(logits(ids, "backward")[:, 3:], logits(earlier, "backward")[:, 3:])
+
+
+def test_input_dropout_is_one_mask_per_sequence_shared_by_both_stacks():
+    model = regularised(input_dropout=0.5).train()
+    with torch.no_grad():
+        model.embedding.weight.fill_(1.0)
+    seen = {}
+
+    def keep_input(name):
+        def hook(module, args, output) -> None:  # None: the output is left as it is
+            seen[name] = args[0]
+        return hook
+
+    for name in ("forward_stack", "backward_stack"):
+        getattr(model, name).lstm1.register_forward_hook(keep_input(name))
+    torch.manual_seed(3)
+    model(make_ids())
+    dropped = seen["forward_stack"]  # (batch, time, embedding): 0 or 1/(1-p) = 2
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # the same at every step
+    assert torch.equal(seen["backward_stack"], dropped)
+
+
+def test_layer_dropout_reaches_lstm2_only_and_leaves_the_layer1_feature_whole():
+    plain, dropped = regularised(), regularised(layer_dropout=0.6)
+    dropped.load_state_dict(plain.state_dict())
+    ids = make_ids()
+    with torch.no_grad():
+        expected, got = plain.train().features(ids), dropped.train().features(ids)
+    torch.testing.assert_close(got.embedding, expected.embedding)
+    torch.testing.assert_close(got.layer1, expected.layer1)
+    assert not torch.allclose(got.layer2, expected.layer2)
+
+
+def test_embedding_dropout_drops_a_word_everywhere_it_occurs():
+    model = regularised(embedding_dropout=0.5).train()
+    ids = make_ids()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        embedded = model.features(ids).embedding  # (batch, time, embedding)
+        vectors = model.embedding.weight
+    for word in ids.unique().tolist():
+        rows = embedded[ids == word]  # every occurrence of the word in the batch
+        kept = torch.allclose(rows, (2.0 * vectors[word]).expand_as(rows))
+        assert kept or torch.equal(rows, torch.zeros_like(rows)), word
+
+
+def test_weight_drop_reaches_every_lstm_of_both_stacks():
+    model = regularised(weight_dropout=0.3)
+    for stack in (model.forward_stack, model.backward_stack):
+        assert stack.lstm1.dropout_spec.weight == stack.lstm2.dropout_spec.weight == 0.3
+    ids = make_ids()
+    with torch.no_grad():
+        evaluated, trained = model.eval()(ids), model.train()(ids)
+    for name in ("forward", "backward"):  # alone, it changes what training computes
+        assert not torch.allclose(trained[name], evaluated[name])
+
+
+@pytest.mark.parametrize("name", ["embedding_dropout", "input_dropout", "layer_dropout",
+                                  "weight_dropout"])
+def test_config_rejects_a_regulariser_outside_0_1_and_reads_a_config_saved_before_them(name):
+    with pytest.raises(ValueError, match=f"{name} must be in \\[0, 1\\), got 1.0"):
+        BidirectionalLMConfig(vocab_size=5, **{name: 1.0})
+    old = BidirectionalLMConfig(vocab_size=5).to_dict()
+    del old[name]
+    assert getattr(BidirectionalLMConfig.from_dict(old), name) == 0.0

@@ -70,6 +70,18 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """An argparse ``type``: a dropout rate in [0, 1) (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")  # fails the range check below
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a probability in [0, 1) (0 is off), got {text!r}")
+    return value
+
+
 def int_at_least(minimum: int, why: str = "") -> Callable[[str], int]:
     """An argparse ``type``: an integer >= ``minimum``. A bad value is a usage error naming
     the option (``argument --vocab-size: must be an integer >= 2 ..., got '1'``), exit 2."""

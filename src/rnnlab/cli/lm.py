@@ -21,6 +21,7 @@ from rnnlab.cli.common import (
     check_out_dir,
     int_at_least,
     positive_float,
+    probability,
 )
 from rnnlab.core.registry import LSTM_CELLS
 
@@ -33,14 +34,6 @@ def _float_or_nan(text: str) -> float:
         return float(text)
     except ValueError:
         return float("nan")
-
-
-def _probability(text: str) -> float:
-    """An argparse ``type``: a dropout rate in [0, 1) (argparse names the option)."""
-    if not 0.0 <= _float_or_nan(text) < 1.0:
-        raise argparse.ArgumentTypeError(
-            f"must be a probability in [0, 1) (0 is off), got {text!r}")
-    return float(text)
 
 
 def _preset_default(what: str) -> str:
@@ -119,7 +112,7 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
                        ("--dropouth", "locked dropout between LSTM layers (awd 0.3)"),
                        ("--dropouto", "locked dropout of the last layer's output (awd 0.4)"),
                        ("--wdrop", "weight drop (DropConnect) on W_hh (awd 0.5)")):
-        regularisers.add_argument(flag, type=_probability, default=None, metavar="P",
+        regularisers.add_argument(flag, type=probability, default=None, metavar="P",
                                   help=_preset_default(what))
     regularisers.add_argument("--alpha", type=_non_negative, default=None,
                               help=_preset_default("activation regularisation AR (awd 2)"))

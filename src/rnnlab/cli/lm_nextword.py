@@ -12,11 +12,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, int_at_least
+from rnnlab.cli.common import (
+    add_threads_option,
+    apply_threads,
+    check_out_dir,
+    int_at_least,
+    probability,
+)
 from rnnlab.cli.datasets import DATA_LOCATIONS_HELP, add_download_option, prepare_named_data
 
 _POSITIVE = int_at_least(1)
 _GROUPS = {"both": ("fixed", "leaky"), "all": ("fixed", "leaky", "leaky-lstm1")}
+# flag → BidirectionalLMConfig field (the names `rnnlab lm train` gives the same regularisers)
+REGULARISER_FLAGS = {"--dropoute": "embedding_dropout", "--dropouti": "input_dropout",
+                     "--dropouth": "layer_dropout", "--wdrop": "weight_dropout"}
 
 
 def _cutoffs(text: str) -> tuple[int, ...]:
@@ -85,8 +94,18 @@ def register(commands: argparse._SubParsersAction) -> None:
                                "into head and clusters, e.g. 2000,10000 (default: 2000,10000, "
                                "those below the vocabulary size; a vocabulary <= 2000 gets one "
                                "cutoff at a quarter of it)")
-    nextword.add_argument("--dropout", type=float, default=0.0,
+    nextword.add_argument("--dropout", type=probability, default=0.0,
                           help="with --out: dropout on the embedding and before the softmax")
+    awd = nextword.add_argument_group(
+        "AWD-LSTM regularisers of the encoder (with --out; Merity et al. 2017, as `rnnlab lm "
+        "train --preset awd`; default: all off)")
+    for flag, what in (("--dropoute", "embedding dropout: whole words (awd 0.1)"),
+                       ("--dropouti", "locked dropout of the word vectors (awd 0.4)"),
+                       ("--dropouth", "locked dropout of LSTM1's output where LSTM2 reads it "
+                                      "(awd 0.3)"),
+                       ("--wdrop", "weight drop (DropConnect) on W_hh of every LSTM (awd 0.5)")):
+        awd.add_argument(flag, type=probability, default=0.0, metavar="P",
+                         help=f"{what[:-1]}; default 0, off)")
     nextword.add_argument("--max-tokens", type=_POSITIVE, default=50,
                           help="tokens kept per review")
     nextword.add_argument("--max-reviews", type=_POSITIVE, default=None,
@@ -126,6 +145,7 @@ def _check_combination(args: argparse.Namespace) -> None:
     if args.out is None:
         run_only = {"--resume": args.resume, "--softmax adaptive": args.softmax != "full",
                     "--cutoffs": args.cutoffs is not None, "--dropout": args.dropout != 0.0,
+                    **{flag: getattr(args, flag[2:]) != 0.0 for flag in REGULARISER_FLAGS},
                     "--brown-path": args.brown_path is not None,
                     "--valid-fraction": args.valid_fraction != 0.1}
         given = [name for name, used in run_only.items() if used]
@@ -159,7 +179,9 @@ def _train_run(args: argparse.Namespace) -> int:
                               valid_fraction=args.valid_fraction, brown_path=args.brown_path)
     model = model_config_for(args.variant or "fixed", args.vocab_size,
                              embedding_size=args.embedding_size, hidden_size=args.hidden_size,
-                             dropout=args.dropout, softmax=args.softmax, cutoffs=args.cutoffs)
+                             dropout=args.dropout, softmax=args.softmax, cutoffs=args.cutoffs,
+                             **{field: getattr(args, flag[2:])
+                                for flag, field in REGULARISER_FLAGS.items()})
     train = NextWordTrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                 learning_rate=args.learning_rate, seed=args.seed,
                                 bucket_pool_batches=args.bucket_pool_batches)

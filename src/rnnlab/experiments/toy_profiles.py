@@ -4,12 +4,14 @@
     toys-adding-quick    3 × T 50 × 3              300     CI: seconds
     toys-copy-quick      3 × T 10 × 3              300     CI: seconds
     toys-quotes-quick    LSTM × 1                  200     CI: seconds (needs Brown)
-    toys-adding          3 × T 50,100,200,400 × 3  1000    ≤ 15 min on 2 cores
-    toys-copy            3 × T 100,200 × 3         1000    ≤ 15 min on 2 cores
-    toys-quotes          LSTM × 3                  3000    ≤ 15 min on 2 cores (needs Brown)
+    toys-adding          3 × T 50,100,200,400 × 3  1000    ≤ 15 min on 2 cores (4.9 CPU-min)
+    toys-copy            3 × T 100,200 × 3         1000    ≤ 15 min on 2 cores (3.4 CPU-min)
+    toys-quotes          LSTM × 3                  3000    ≤ 15 min on 2 cores (5.0 CPU-min;
+                                                           needs Brown)
 
-The default profiles are what should fit in 15 minutes on 2 idle cores (estimated from
-per-step costs, not timed on an idle machine); the long lags need more steps than that (at
+The default profiles fit in 15 minutes on 2 cores with room: each took under 6 minutes of
+CPU on one core of an AMD EPYC (benchmarks/RESULTS.md, "How long the bundled profiles
+take"); the long lags need more steps than that (at
 T = 200 the GRU solves the adding problem by step 1,000, one LSTM seed of three by 2,700;
 benchmarks/RESULTS.md has the runs and their commands, e.g.
 ``rnnlab toys adding --T 200 --steps 4000``). Sizes are small on purpose (32 units) so a

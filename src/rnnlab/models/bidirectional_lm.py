@@ -31,6 +31,13 @@ to dig token t−1 out of LSTM1's memory at a lag of |2t − T| steps: learnable
 
 With ``lengths`` (post padding), the backward stack starts at each sequence's last real token;
 outputs at padded positions are meaningless and must be masked by the caller.
+
+AWD-LSTM's regularisers (Merity et al. 2017; ``REGULARISERS``), for pretraining the encoder
+that the transfer study's ELMo-style and fine-tuned classifiers start from: embedding dropout
+(whole words), locked dropout of the word vectors and of LSTM1's output where LSTM2 reads it
+(one mask per sequence, every step), and weight drop (DropConnect) on W_hh of all four LSTMs,
+which keeps the fused kernels. All are off in eval mode, so features and the leak audit see
+the whole model.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ from torch import nn
 
 from rnnlab._config import check_known_keys
 from rnnlab.core import LSTM, flip_time
+from rnnlab.core.dropout import locked_dropout
 from rnnlab.core.padding import LengthsLike, as_lengths, lengths_to_mask, zero_padding
 from rnnlab.models import softmax_heads
+from rnnlab.models.embedding_dropout import embedding_dropout
 from rnnlab.models.softmax_heads import (
     DEFAULT_DIV_VALUE,
     SOFTMAX_KINDS,
@@ -52,6 +61,10 @@ from rnnlab.models.softmax_heads import (
     default_cutoffs,
 )
 from rnnlab.models.token_ids import check_token_ids
+
+# The AWD-LSTM regularisers of BidirectionalLMConfig; every one is off (0) by default and in
+# eval mode, so a run saved before they existed loads as the same model.
+REGULARISERS = ("embedding_dropout", "input_dropout", "layer_dropout", "weight_dropout")
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,11 @@ class BidirectionalLMConfig:
     hidden_size: int = 128  # units of every LSTM and of the skip dense layer
     cell: str = "lstm"  # any rnnlab LSTM cell
     dropout: float = 0.0  # on the embedding and before the softmax (non-recurrent only)
+    # AWD-LSTM's regularisers (Merity et al. 2017), as `rnnlab lm train --preset awd` has them:
+    embedding_dropout: float = 0.0  # drop whole words of the vocabulary (AWD 0.1)
+    input_dropout: float = 0.0  # locked dropout of the word vectors, both stacks (AWD 0.4)
+    layer_dropout: float = 0.0  # locked dropout of LSTM1's output on its way to LSTM2 (AWD 0.3)
+    weight_dropout: float = 0.0  # DropConnect on W_hh of all four LSTMs (AWD 0.5)
     leaky: bool = False  # reproduce seed 000's bug: both backward outputs left unflipped
     leaky_lstm1_only: bool = False  # half the bug: only LSTM1's output unflipped (see module)
     softmax: str = "full"  # "full" (nn.Linear) or "adaptive" (see models.softmax_heads)
@@ -72,8 +90,10 @@ class BidirectionalLMConfig:
     def __post_init__(self) -> None:
         if self.vocab_size < 2:
             raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", *REGULARISERS):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
         if self.leaky and self.leaky_lstm1_only:
             raise ValueError("choose leaky=True (the seed's whole bug) or leaky_lstm1_only=True "
                              "(its LSTM1 half), not both")
@@ -120,11 +140,13 @@ class DirectionStack(nn.Module):
         self.backward = backward
         self.unflipped_lstm1 = backward and (config.leaky or config.leaky_lstm1_only)
         self.unflipped_lstm2 = backward and config.leaky
+        self.layer_dropout = config.layer_dropout
         size = config.hidden_size
         self.lstm1 = LSTM(config.embedding_size, size, batch_first=True, cell=config.cell,
-                          go_backwards=backward)
+                          go_backwards=backward, weight_dropout=config.weight_dropout)
         self.skip = nn.Linear(config.embedding_size, size)
-        self.lstm2 = LSTM(size, size, batch_first=True, cell=config.cell, go_backwards=backward)
+        self.lstm2 = LSTM(size, size, batch_first=True, cell=config.cell, go_backwards=backward,
+                          weight_dropout=config.weight_dropout)
 
     def _input_order(self, processed: torch.Tensor) -> torch.Tensor:
         return flip_time(processed, batch_first=True) if self.backward else processed
@@ -138,6 +160,9 @@ class DirectionStack(nn.Module):
         # The seed's bug: the processing-order output is added position by position to the
         # input-order embedding, so row t carries what LSTM1 read from the far end.
         added = raw1 if self.unflipped_lstm1 else layer1
+        # One mask per sequence at every step (locked), on what LSTM2 reads from LSTM1 only:
+        # ``layer1``, the feature a downstream model reads, stays whole.
+        added = locked_dropout(added, self.layer_dropout, self.training)
         raw2 = self.lstm2(self.skip(embedded) + added, lengths=lengths).output
         layer2 = raw2 if self.unflipped_lstm2 else self._input_order(raw2)
         return StackOutputs(layer1, layer2)
@@ -188,14 +213,16 @@ class BidirectionalLM(nn.Module):
         if ids.dim() != 2:
             raise ValueError(f"ids must be (batch, time), got shape {tuple(ids.shape)}")
         check_token_ids(ids, self.embedding.num_embeddings)
-        embedded = self.embedding(ids)
+        config = self.config
+        embedded = embedding_dropout(ids, self.embedding, config.embedding_dropout, self.training)
         if lengths is not None:
             # The skip connection reads the embeddings directly: padding must be zero there
             # too, or a NaN pad vector would reach the skip weights' gradient.
             lengths = as_lengths(lengths, batch=ids.shape[0], time=ids.shape[1],
                                  device=ids.device)
             embedded = zero_padding(embedded, lengths_to_mask(lengths, ids.shape[1]))
-        dropped = self.dropout(embedded)
+        # both stacks read the same drop: one model of the text, seen from either end
+        dropped = self.dropout(locked_dropout(embedded, config.input_dropout, self.training))
         return embedded, self.forward_stack(dropped, lengths), self.backward_stack(dropped, lengths)
 
     def forward(
