@@ -59,12 +59,18 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
+def float_or_nan(text: str) -> float:
+    """``text`` as a float; NaN (which fails every range check) if it is not one, so an
+    argparse ``type`` has one error message for a bad number and an out-of-range one."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def positive_float(text: str) -> float:
     """An argparse ``type``: a finite float > 0 (a learning rate, a clipping norm)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")  # fails the range check below
+    value = float_or_nan(text)
     if not 0.0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return value
@@ -72,10 +78,7 @@ def positive_float(text: str) -> float:
 
 def probability(text: str) -> float:
     """An argparse ``type``: a dropout rate in [0, 1) (argparse names the option)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")  # fails the range check below
+    value = float_or_nan(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(
             f"must be a probability in [0, 1) (0 is off), got {text!r}")

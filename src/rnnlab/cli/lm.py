@@ -19,6 +19,7 @@ from rnnlab.cli.common import (
     add_threads_option,
     apply_threads,
     check_out_dir,
+    float_or_nan,
     int_at_least,
     positive_float,
     probability,
@@ -28,14 +29,6 @@ from rnnlab.core.registry import LSTM_CELLS
 _POSITIVE = int_at_least(1)
 
 
-def _float_or_nan(text: str) -> float:
-    """``text`` as a float; NaN (which fails every range check below) if it is not one."""
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
-
-
 def _preset_default(what: str) -> str:
     """"... (awd 0.4)" → "... (default: the preset's; awd 0.4)": None means the preset's."""
     return what.replace("(awd ", "(default: the preset's; awd ")
@@ -43,7 +36,7 @@ def _preset_default(what: str) -> str:
 
 def _non_negative(text: str) -> float:
     """An argparse ``type``: a float >= 0 (a regulariser's weight; 0 is off)."""
-    if not 0.0 <= _float_or_nan(text) < float("inf"):
+    if not 0.0 <= float_or_nan(text) < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 is off), got {text!r}")
     return float(text)
 
