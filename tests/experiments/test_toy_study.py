@@ -150,6 +150,9 @@ def test_the_store_records_each_length_s_data_and_refuses_a_changed_one(tmp_path
                                                    r"fingerprint zz.*trained on fingerprint bb"):
             store.check_data(study_id, "generated", parts={"adding-T5": "aa",
                                                                 "adding-T7": "zz"})
+        for both_or_neither in ({"fingerprint": "aa", "parts": {"adding-T5": "aa"}}, {}):
+            with pytest.raises(TypeError, match="exactly one"):
+                store.check_data(study_id, "generated", **both_or_neither)
         stored = store._connection().execute(  # what the store holds, not what it says
             "SELECT fingerprint FROM study_data").fetchone()[0]
     assert stored == "adding-T5:aa,adding-T7:bb,adding-T9:cc"  # the refusal wrote nothing

@@ -150,7 +150,11 @@ class ResultStore(StoreConnection):
         Raises:
             DataChangedError: if the study was started on data with another fingerprint
                 (with ``parts``: if a dataset it has already met has another one).
+            TypeError: given both ``fingerprint`` and ``parts``, or neither.
         """
+        if (fingerprint is None) == (parts is None):
+            raise TypeError("check_data takes a fingerprint or parts (a toy study's lengths), "
+                            "exactly one")
         with self._write() as connection:
             row = connection.execute(
                 "SELECT s.name, d.dataset, d.fingerprint, d.recorded_at FROM studies s "
