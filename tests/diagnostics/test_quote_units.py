@@ -169,7 +169,55 @@ def test_write_quote_units_records_the_probe_fitted_on_the_valid_text(tmp_path):
     assert units["probe"]["auroc"] == pytest.approx(found.probe.auroc) and found.probe.auroc > 0.99
     assert units["probe"]["features"] == 2 * HIDDEN
     assert units["probe"]["fit_chars"] == len(fit_text)
+    # the unit chosen on the valid text, scored on the test text: the search run on each
+    # text alone gives both numbers
+    on_valid = find_quote_units(_planted_model(data.alphabet), data, text=fit_text)
+    assert found.selected.name == on_valid.names[0]
+    assert found.selected.valid_auroc == on_valid.scores[0].auroc
+    assert found.selected.test_auroc == dict(zip(found.names, found.scores))[
+        found.selected.name].auroc > 0.999
+    assert units["selected_on_valid"] == {"name": found.selected.name,
+                                          "valid_auroc": found.selected.valid_auroc,
+                                          "test_auroc": found.selected.test_auroc}
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
     alone = tmp_path / "no-valid-text"
     alone.mkdir()
     write_quote_units(_planted_model(data.alphabet), _data(text), alone)  # nothing to fit on
-    assert "probe" not in json.loads((alone / "units.json").read_text(encoding="utf-8"))
+    alone_units = json.loads((alone / "units.json").read_text(encoding="utf-8"))
+    assert "probe" not in alone_units and "selected_on_valid" not in alone_units
+
+
+def _text_with_quotes_early_or_late(seed: int, late: bool) -> str:
+    """80 stretches of narration; a quotation follows 9 in 10 of them in the ``late`` (or
+    early) half of the text, 1 in 10 in the other half."""
+    rng = np.random.default_rng(seed)
+    words = ["he", "said", "then", "left", "yes", "no", "way", "fine", "the", "door"]
+    pieces = []
+    for index in range(80):
+        pieces.append(" ".join(rng.choice(words, size=rng.integers(2, 6))) + " ")
+        if rng.random() < (0.9 if (index >= 40) == late else 0.1):
+            pieces.append("“" + " ".join(rng.choice(words, size=rng.integers(1, 5))) + "” ")
+    return "".join(pieces)
+
+
+def test_a_counting_cell_does_not_throw_the_probe_off_another_text():
+    """Unit 0 counts characters (every gate open, candidate +1: c = t). On a valid text whose
+    quotations come late the count correlates with the track; a probe that read raw c would
+    weight it and misrank a test text whose quotations come early (it scored 0.51 here).
+    On tanh(c) the count is a constant 1 and the probe matches the planted unit."""
+    from dataclasses import replace as replaced
+
+    fit_text = _text_with_quotes_early_or_late(0, late=True)
+    text = _text_with_quotes_early_or_late(1, late=False)
+    data = replaced(_data(fit_text + text), test_text=text, valid_text=fit_text)
+    model = _planted_model(data.alphabet)
+    with torch.no_grad():
+        rnn = model.rnn
+        for gate in range(4):
+            row = gate * HIDDEN  # unit 0 of gates i, f, g, o
+            rnn.weight_ih_l0[row], rnn.weight_hh_l0[row] = 0, 0
+            rnn.bias_ih_l0[row], rnn.bias_hh_l0[row] = K, 0
+    found = find_quote_units(model, data)
+    assert found.values("c 0")[-1] == pytest.approx(len(text), rel=1e-3)  # it counts
+    assert found.best()[1].auroc > 0.999
+    assert found.probe.auroc > 0.99

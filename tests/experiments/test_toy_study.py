@@ -108,6 +108,9 @@ def test_the_quick_quotes_profile_finds_units_and_writes_the_explorer(tmp_path):
     assert 'Units that track "inside a quotation"' in report
     assert units["probe"]["fit_chars"] > 0 and 0 <= units["probe"]["auroc"] <= 1
     assert f"linear probe of all {units['probe']['features']} units" in report
+    selected = units["selected_on_valid"]
+    assert (f"{selected['name']}, selected on the valid text | "
+            f"{selected['test_auroc']:.4f}") in report
 
 
 def test_a_toy_study_grows_by_cells_runs_and_lengths_keeping_the_runs_it_has(tmp_path):

@@ -152,6 +152,19 @@ def check_out_dir(value: str | Path, option: str = "--out") -> Path:
     return path
 
 
+def read_utf8_file(value: str, option: str = "--file") -> str:
+    """The text of the UTF-8 file ``value`` given to ``option``; a missing file or one that is
+    not UTF-8 is a ValueError/FileNotFoundError naming the option and the fix."""
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(f"{option} {str(path)!r} does not exist; give a UTF-8 text file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{option} {str(path)!r} is not UTF-8 text ({error.reason} at byte "
+                         f"{error.start}); convert it to UTF-8") from None
+
+
 def missing_extra_is_bad_input(handler):
     """``handler`` with an ImportError that names an rnnlab extra (``pip install
     'rnnlab[onnx]'``) turned into a ValueError: one clear line and exit 2, no traceback."""

@@ -3,6 +3,7 @@
     rnnlab diagnose gradients --cell rnn,gru,lstm     # gradient flow over time lags
     rnnlab diagnose gradients RUN_DIR                 # ... of a trained run
     rnnlab diagnose states RUN_DIR --text "..."       # gate and state explorer (HTML)
+    rnnlab diagnose quotes RUN_DIR                    # the quote units of a quotes run
 
 Each view lives in its own module with ``register(views)``, where ``views`` is this command's
 sub-parsers; a view whose module is missing is simply not offered.
@@ -16,6 +17,7 @@ import importlib
 VIEW_MODULES = (
     "rnnlab.cli.diagnose_gradients",
     "rnnlab.cli.diagnose_states",
+    "rnnlab.cli.diagnose_quotes",
 )
 
 

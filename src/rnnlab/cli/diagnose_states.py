@@ -20,7 +20,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir
+from rnnlab.cli.common import add_threads_option, apply_threads, check_out_dir, read_utf8_file
 
 OUTPUTS = ("explorer.html", "heatmap.png", "units.csv")
 
@@ -61,14 +61,7 @@ def register(views: argparse._SubParsersAction) -> None:
 def _read_text(args: argparse.Namespace) -> tuple[str, str]:
     if args.text is not None:
         return args.text, "--text"
-    path = Path(args.file)
-    if not path.is_file():
-        raise FileNotFoundError(f"--file {str(path)!r} does not exist; give a UTF-8 text file")
-    try:
-        return path.read_text(encoding="utf-8"), "--file"
-    except UnicodeDecodeError as error:
-        raise ValueError(f"--file {str(path)!r} is not UTF-8 text ({error.reason} at byte "
-                         f"{error.start}); convert it to UTF-8") from None
+    return read_utf8_file(args.file), "--file"
 
 
 def _read_track(path: str, tokens: int):

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from rnnlab._atomic import write_atomically
 from rnnlab.diagnostics.states import StateTrace
 from rnnlab.diagnostics.unit_search import regex_track
 
@@ -131,9 +132,4 @@ def explorer_html(trace: StateTrace, *, pattern: str | None = None, track=None,
 
 def write_explorer(trace: StateTrace, path: str | os.PathLike[str], **options) -> Path:
     """Write :func:`explorer_html` to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    page = explorer_html(trace, **options)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_atomically(path, explorer_html(trace, **options))

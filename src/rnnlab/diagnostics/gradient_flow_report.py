@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab._atomic import write_atomically
 from rnnlab.diagnostics.gradient_flow import LagCurve, quartiles
 from rnnlab.diagnostics.gradient_flow_setups import Measured
 
@@ -229,10 +230,6 @@ def write_report(out_dir: str | os.PathLike[str], measured: Sequence[Measured], 
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, data in contents.items():
-        path = out / name
-        temporary = out / f".{name}.tmp"
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-        paths.append(path)
+        paths.append(write_atomically(out / name, data))
     return paths
 

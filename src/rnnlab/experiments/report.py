@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rnnlab._atomic import write_atomically
+
 from .document import Block, Heading, Paragraph, to_html, to_markdown
 from .report_sections import (
     condition_sections,
@@ -37,13 +39,6 @@ class ReportPaths:
     markdown: Path
     html: Path
     figures: tuple[Path, ...]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def write_report(
@@ -93,10 +88,10 @@ def write_report(
     figure_paths = []
     for figure in [*accuracy_figures, *answer_figures]:
         path = out_dir / figure.file_name
-        _write_atomically(path, figure.png)
+        write_atomically(path, figure.png)
         figure_paths.append(path)
     markdown_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    _write_atomically(markdown_path, to_markdown(blocks).encode("utf-8"))
+    write_atomically(markdown_path, to_markdown(blocks).encode("utf-8"))
     title = f"Study report: {study.name}"
-    _write_atomically(html_path, to_html(blocks, title).encode("utf-8"))
+    write_atomically(html_path, to_html(blocks, title).encode("utf-8"))
     return ReportPaths(markdown_path, html_path, tuple(figure_paths))

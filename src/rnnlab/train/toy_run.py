@@ -27,12 +27,12 @@ import torch
 from rnnlab._config import check_known_keys, is_int
 from rnnlab._epoch_metrics import EpochMetrics
 from rnnlab.models.toys import ToyModel, ToyModelConfig
-from rnnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnnlab.train.divergence import check_finite
 from rnnlab.train.run_files import write_json
 from rnnlab.train.toy_tasks import ToyData
 
-__all__ = ["ToyRunResult", "ToyTrainConfig", "train_toy"]
+__all__ = ["SavedToyRun", "ToyRunResult", "ToyTrainConfig", "load_toy_run", "train_toy"]
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint.pt", "config.json", "metrics.json"
 CHECKPOINT_FORMAT = "rnnlab-toy-run-1"
@@ -123,6 +123,44 @@ class ToyRunResult:
     @property
     def final(self) -> EpochMetrics:
         return self.history[-1]
+
+
+@dataclass(frozen=True)
+class SavedToyRun:
+    """A toy run read back from its directory: the model (eval mode, the last record's
+    weights) and the configs it was trained with."""
+
+    run_dir: Path
+    model: ToyModel
+    task: dict[str, Any]  # ToyTaskConfig.to_dict(): rebuild the data with build_toy_data
+    seed: int
+    records: int  # evaluations recorded, record 0 (initialisation) included
+
+
+def load_toy_run(run_dir: str | Path) -> SavedToyRun:
+    """Load the toy run in ``run_dir`` (``checkpoint.pt``, ``weights_only=True``).
+
+    Raises FileNotFoundError when the directory does not exist, CheckpointError when it
+    holds no toy-run checkpoint (none, a damaged one, or another kind of run's).
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run_dir={str(path)!r} does not exist; pass a toy run's "
+                                "directory, <study --out>/runs/<task>/<cell>/run<r>")
+    if not (path / CHECKPOINT).is_file():
+        found = sorted(p.name for p in path.iterdir()) or "nothing"
+        raise CheckpointError(f"{path} holds no toy run: no {CHECKPOINT} (found {found}); "
+                              "a toy study keeps its runs in <--out>/runs/<task>/<cell>/run<r>")
+    payload = load_checkpoint(path / CHECKPOINT)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path / CHECKPOINT} is not a toy-task run (format "
+                              f"{payload.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
+    identity = payload["identity"]
+    model = ToyModel(ToyModelConfig.from_dict(identity["model"]))
+    model.load_state_dict(payload["model"])
+    model.eval()
+    return SavedToyRun(path, model, dict(identity["task"]), int(identity["seed"]),
+                       len(payload["metrics"]))
 
 
 @torch.no_grad()
