@@ -79,6 +79,24 @@ def test_write_quote_units_leaves_the_ranking_the_picture_and_the_explorer(tmp_p
     assert "<!DOCTYPE html>" in (tmp_path / "states.html").read_text(encoding="utf-8")
 
 
+def test_the_explorer_page_is_cut_to_its_byte_budget(tmp_path, monkeypatch):
+    """Every value of every unit at every character goes into the page (~5.3 bytes each):
+    a bigger model gets fewer characters, never fewer than EXPLORER_MIN_CHARS."""
+    from rnnlab.diagnostics import quote_units
+    from tests.diagnostics.test_explorer_html import page_data
+
+    text = _text(1)
+    data = _data(text)
+    per_char = 6 * HIDDEN  # h, c and 4 gates of one layer
+    shown = {}
+    for budget_chars in (400, 100):
+        monkeypatch.setattr(quote_units, "EXPLORER_BYTES", (budget_chars + 0.5) * 5.3 * per_char)
+        write_quote_units(_planted_model(data.alphabet), data, tmp_path)
+        page = (tmp_path / "states.html").read_text(encoding="utf-8")
+        shown[budget_chars] = len(page_data(page)["tokens"])
+    assert shown == {400: 400, 100: quote_units.EXPLORER_MIN_CHARS}
+
+
 def test_a_text_without_quotations_is_refused():
     text = "no quotes here at all, only narration " * 5 + "“”"
     data = _data(text)

@@ -46,7 +46,10 @@ from rnnlab.diagnostics.unit_search import UnitScore, rank_units
 __all__ = ["ProbeScore", "QuoteUnits", "SelectedUnit", "find_quote_units", "linear_probe",
            "text_picture_png", "write_quote_units"]
 
-EXPLORER_CHARS = 1500  # the explorer page carries every value: keep it a few MB
+# The explorer page carries every value of every unit (h, c, gates) at every character, at
+# ~5.3 bytes a value: its text is cut to stay near EXPLORER_BYTES (1,500 characters of a
+# 128-unit LSTM, ~500 of a 2 × 256 one, which at 1,500 made a 24 MB page).
+EXPLORER_CHARS, EXPLORER_MIN_CHARS, EXPLORER_BYTES = 1500, 300, 8_000_000
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,11 @@ def write_quote_units(model: torch.nn.Module, data, out_dir: str | os.PathLike[s
                             "method": "Fisher linear discriminant of every h and tanh(c) "
                                       "unit, fitted on the valid text"}
     write_atomically(out / "units.json", json.dumps(summary, indent=2) + "\n")
-    small = find_quote_units(model, data, text=found.text[window:window + EXPLORER_CHARS],
+    values_per_char = sum(values.shape[1] for direction in found.trace.directions
+                          for values in direction.values.values())
+    shown = int(np.clip(EXPLORER_BYTES / 5.3 / values_per_char, EXPLORER_MIN_CHARS,
+                        EXPLORER_CHARS))
+    small = find_quote_units(model, data, text=found.text[window:window + shown],
                              use_valid=False)
     write_explorer(small.trace, out / "states.html", track=small.track)
     return found
