@@ -53,3 +53,16 @@ def train_tiny_lm_run(tmp_path: Path, held_out_repeats: int) -> Path:
                  "--out", str(run_dir), "--threads", "1", "--no-progress"])
     assert code == 0, f"rnnlab lm train exited {code}"
     return run_dir
+
+
+def expect_usage_error(argv: list[str], message: str, capsys, out: Path) -> str:
+    """Run ``rnnlab ARGV --out OUT`` in-process: it must exit 2 with ``message`` on stderr
+    and write nothing at ``out``. Returns stderr."""
+    from rnnlab.cli import main
+
+    code = main([*argv, "--out", str(out)])
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert message in error
+    assert not out.exists(), "nothing may be written on bad input"
+    return error

@@ -16,6 +16,7 @@ from rnnlab.models.toys import ToyModelConfig
 from rnnlab.train.checkpoint import save_checkpoint
 from rnnlab.train.toy_run import ToyTrainConfig, load_toy_run, train_toy
 from rnnlab.train.toy_tasks import build_toy_data
+from tests.cli.helpers import expect_usage_error
 
 WORDS = ["he", "said", "then", "left", "yes", "no", "way", "fine", "the", "door"]
 
@@ -79,13 +80,8 @@ def test_searches_the_users_own_text_and_counts_what_the_model_cannot_read(quote
 
 
 def _expect_error(args, message, capsys, tmp_path):
-    out = tmp_path / "never"
-    code = main(["diagnose", "quotes", *args, "--out", str(out)])
-    error = capsys.readouterr().err
-    assert code == 2, error
-    assert message in error
-    assert not out.exists(), "nothing may be written on bad input"
-    return error
+    return expect_usage_error(["diagnose", "quotes", *args], message, capsys,
+                              tmp_path / "never")
 
 
 def test_bad_input_is_named_and_nothing_is_written(quotes_run, tmp_path, capsys):

@@ -9,6 +9,7 @@ import csv
 import pytest
 
 from rnnlab.cli import main
+from tests.cli.helpers import expect_usage_error
 from tests.diagnostics.planted import PLANTED_UNIT, QUOTE_PATTERN, QUOTED_TEXT
 from tests.diagnostics.runs import classifier_run, planted_lm_run
 
@@ -68,13 +69,8 @@ def test_without_a_pattern_there_is_no_ranking(classifier, tmp_path, capsys):
 
 
 def run_and_expect_error(args, message, capsys, tmp_path):
-    out = tmp_path / "never"
-    code = main(["diagnose", "states", *args, "--out", str(out)])
-    error = capsys.readouterr().err
-    assert code == 2, error
-    assert message in error
-    assert not out.exists(), "nothing may be written on bad input"
-    return error
+    return expect_usage_error(["diagnose", "states", *args], message, capsys,
+                              tmp_path / "never")
 
 
 def test_a_text_with_no_known_token_names_the_argument(planted, classifier, tmp_path, capsys):
