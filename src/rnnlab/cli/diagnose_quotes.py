@@ -29,8 +29,8 @@ def register(views: argparse._SubParsersAction) -> None:
     parser.add_argument("run", metavar="RUN_DIR",
                         help="a quotes run directory: <study --out>/runs/quotes/<cell>/run<r>")
     parser.add_argument("--file", metavar="F",
-                        help="a UTF-8 text with quotations to search on instead of the task's "
-                             "held-out text (\" toggles, “ opens, ” closes)")
+                        help="a UTF-8 text with quotations to search on (\" toggles, “ opens, "
+                             "” closes; default: the task's held-out test text)")
     parser.add_argument("--out", metavar="DIR",
                         help="folder for units.json, units.png, states.html (default: RUN_DIR)")
     add_threads_option(parser)
