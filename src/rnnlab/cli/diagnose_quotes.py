@@ -54,7 +54,7 @@ def _load(run: str):
     return saved
 
 
-def _own_text(path: str, alphabet: str) -> str:
+def _own_text(path: str, data) -> str:
     from rnnlab.data.quotes import quote_track
 
     text = read_utf8_file(path)
@@ -62,11 +62,10 @@ def _own_text(path: str, alphabet: str) -> str:
     if not 0 < inside < 1:
         raise ValueError(f"--file {path!r} holds no quotation (no \" pair, no “…”), so no unit "
                          "can be tested for tracking one; give a text with quoted speech")
-    known = set(alphabet)
-    unknown = sum(character not in known for character in text)
+    unknown = int((data.encode(text) == 0).sum())  # id 0: a character training never saw
     if unknown == len(text):
         raise ValueError(f"--file {path!r}: none of its characters is in the model's "
-                         f"alphabet ({len(alphabet)} characters of its training text); give "
+                         f"alphabet ({len(data.alphabet)} characters of its training text); give "
                          "a text in the language and script the model was trained on")
     if unknown:
         print(f"note: {unknown:,} of {len(text):,} characters of {path} are unknown to the "
@@ -85,7 +84,7 @@ def run_quotes(args: argparse.Namespace) -> int:
 
     data = build_toy_data(ToyTaskConfig.from_dict(saved.task))
     if args.file is not None:
-        data = replace(data, test_text=_own_text(args.file, data.alphabet))
+        data = replace(data, test_text=_own_text(args.file, data))
     out.mkdir(parents=True, exist_ok=True)
     found = write_quote_units(saved.model, data, out)
     name, score = found.best()

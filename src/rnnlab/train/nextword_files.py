@@ -24,7 +24,7 @@ from rnnlab.data import Vocab, tokenize_all
 from rnnlab.models.bidirectional_lm import BidirectionalLM, BidirectionalLMConfig
 from rnnlab.train.checkpoint import CheckpointError, load_checkpoint
 from rnnlab.train.lm_nextword import NextWordData, encode_reviews
-from rnnlab.train.run_files import CHECKPOINT, CONFIG, VOCAB, write_json
+from rnnlab.train.run_files import CHECKPOINT, CONFIG, VOCAB, run_checkpoint, write_json
 
 NEXTWORD_FORMAT = "rnnlab.nextword-run/1"
 _HOW_TO_TRAIN = "train one with `rnnlab lm nextword --out DIR` (add --resume to finish an " \
@@ -87,11 +87,8 @@ def load_nextword_run(run_dir: str | os.PathLike[str]) -> NextWordRun:
     if not path.is_dir():
         raise FileNotFoundError(f"run_dir={str(path)!r} does not exist; pass the --out "
                                 f"directory of a next-word run, or {_HOW_TO_TRAIN}")
-    if not (path / CHECKPOINT).is_file():
-        found = sorted(p.name for p in path.iterdir()) or "nothing"
-        raise CheckpointError(f"{path} holds no next-word run: no {CHECKPOINT} (found "
-                              f"{found}); {_HOW_TO_TRAIN}")
-    return nextword_run_from_payload(path, load_checkpoint(path / CHECKPOINT))
+    return nextword_run_from_payload(
+        path, load_checkpoint(run_checkpoint(path, "next-word run", _HOW_TO_TRAIN)))
 
 
 def nextword_run_from_payload(path: Path, payload: dict[str, Any]) -> NextWordRun:

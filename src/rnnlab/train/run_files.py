@@ -81,6 +81,18 @@ def dumps_json(data: Any, **options: Any) -> str:
     return json.dumps(json_safe(data), allow_nan=False, **options)
 
 
+def run_checkpoint(run_dir: Path, holds: str, fix: str = "") -> Path:
+    """``run_dir / CHECKPOINT``, which must exist: else a CheckpointError saying what the
+    directory holds instead ("<run_dir> holds no <holds>: no checkpoint.pt (found [...])",
+    then ``; fix`` when given)."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        found = sorted(p.name for p in run_dir.iterdir()) or "nothing"
+        raise CheckpointError(f"{run_dir} holds no {holds}: no {CHECKPOINT} (found {found})"
+                              + (f"; {fix}" if fix else ""))
+    return path
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write standard JSON (see :func:`dumps_json`) atomically: a temporary file, then a
     rename, so readers never see half a file."""
@@ -164,10 +176,7 @@ def load_run(run_dir: str | os.PathLike[str], kind: RunKind | None = None) -> Sa
     if not path.is_dir():
         raise FileNotFoundError(f"run_dir={str(path)!r} does not exist; pass the --out "
                                 f"directory of an `rnnlab train` or `rnnlab lm train` run")
-    if not (path / CHECKPOINT).is_file():
-        found = sorted(p.name for p in path.iterdir()) or "nothing"
-        raise CheckpointError(f"{path} holds no run: no {CHECKPOINT} (found {found})")
-    payload = load_checkpoint(path / CHECKPOINT)
+    payload = load_checkpoint(run_checkpoint(path, "run"))
     saved_format = payload.get("format")
     if saved_format not in _KINDS:
         hint = ("; it is seed 000's next-word model: load it with rnnlab.train.nextword_run."

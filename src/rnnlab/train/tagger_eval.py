@@ -20,7 +20,7 @@ from rnnlab.data.tagging import TaggingDataset
 from rnnlab.models.tagger import Tagger, TaggerConfig
 from rnnlab.train.checkpoint import CheckpointError, load_checkpoint
 from rnnlab.train.metrics import EpochMetrics
-from rnnlab.train.run_files import CHECKPOINT, write_json
+from rnnlab.train.run_files import CHECKPOINT, run_checkpoint, write_json
 from rnnlab.train.tagger_data import EncodedTagging, TaggerVocabs, encode_tagging
 from rnnlab.train.tagger_report import (
     TaggingScores,
@@ -49,12 +49,9 @@ def load_tagger_run(run_dir: str | os.PathLike[str]) -> SavedTaggerRun:
     if not path.is_dir():
         raise FileNotFoundError(f"run directory {str(path)!r} does not exist; pass the --out "
                                 f"directory of an `rnnlab tag train` run")
-    if not (path / CHECKPOINT).is_file():
-        found = sorted(p.name for p in path.iterdir()) or "nothing"
-        raise CheckpointError(
-            f"{path} holds no tagger run: no {CHECKPOINT} (found {found}); train one with "
-            f"`rnnlab tag train --out {path}`, or resume an interrupted one with --resume")
-    payload = load_checkpoint(path / CHECKPOINT)
+    payload = load_checkpoint(run_checkpoint(
+        path, "tagger run", f"train one with `rnnlab tag train --out {path}`, or resume an "
+                            "interrupted one with --resume"))
     if payload.get("format") != TAGGER_FORMAT:
         raise CheckpointError(f"{path / CHECKPOINT} is not a tagger run (format "
                               f"{payload.get('format')!r}); pass an `rnnlab tag train` run")

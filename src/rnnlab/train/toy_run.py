@@ -29,7 +29,7 @@ from rnnlab._epoch_metrics import EpochMetrics
 from rnnlab.models.toys import ToyModel, ToyModelConfig
 from rnnlab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnnlab.train.divergence import check_finite
-from rnnlab.train.run_files import write_json
+from rnnlab.train.run_files import run_checkpoint, write_json
 from rnnlab.train.toy_tasks import ToyData
 
 __all__ = ["SavedToyRun", "ToyRunResult", "ToyTrainConfig", "load_toy_run", "train_toy"]
@@ -147,11 +147,8 @@ def load_toy_run(run_dir: str | Path) -> SavedToyRun:
     if not path.is_dir():
         raise FileNotFoundError(f"run_dir={str(path)!r} does not exist; pass a toy run's "
                                 "directory, <study --out>/runs/<task>/<cell>/run<r>")
-    if not (path / CHECKPOINT).is_file():
-        found = sorted(p.name for p in path.iterdir()) or "nothing"
-        raise CheckpointError(f"{path} holds no toy run: no {CHECKPOINT} (found {found}); "
-                              "a toy study keeps its runs in <--out>/runs/<task>/<cell>/run<r>")
-    payload = load_checkpoint(path / CHECKPOINT)
+    payload = load_checkpoint(run_checkpoint(
+        path, "toy run", "a toy study keeps its runs in <--out>/runs/<task>/<cell>/run<r>"))
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path / CHECKPOINT} is not a toy-task run (format "
                               f"{payload.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
